@@ -1,0 +1,185 @@
+"""The one configuration tree of video3d.
+
+Key names follow PySlowFast where the meaning matches, so its users can read our YAML.
+Every key carries a one-line comment. `get_cfg()` returns a fresh copy; YAML files and
+command-line overrides are merged onto it by `video3d.config.load_config`.
+"""
+
+from fvcore.common.config import CfgNode
+
+_C = CfgNode()
+
+# ----------------------------------------------------------------------------- top level
+_C.NUM_GPUS = 1  # GPUs per machine (processes per node under torchrun); 0 = CPU only
+_C.NUM_SHARDS = 1  # number of machines (nodes) in the job
+_C.SHARD_ID = 0  # index of this machine (node) in the job
+_C.DIST_BACKEND = "auto"  # torch.distributed backend: auto (nccl on GPU, gloo on CPU), nccl, gloo
+_C.OUTPUT_DIR = "./output"  # where config.yaml, logs, checkpoints, plots and results go
+_C.RNG_SEED = 0  # seed for python, numpy and torch (offset by rank in data workers)
+_C.LOG_PERIOD = 10  # iterations between json_stats train_iter lines
+
+# ----------------------------------------------------------------------------- TRAIN
+_C.TRAIN = CfgNode()
+_C.TRAIN.ENABLE = True  # run training
+_C.TRAIN.DATASET = "kinetics"  # dataset name: kinetics, ssv2, hmdb51
+_C.TRAIN.SPLIT = "train"  # list split to train on (train.csv etc.)
+_C.TRAIN.BATCH_SIZE = 64  # global batch size over all processes (clips per optimiser step)
+_C.TRAIN.EVAL_PERIOD = 1  # epochs between validation passes (single centre view); 0 = never
+_C.TRAIN.CHECKPOINT_PERIOD = 1  # epochs between epoch checkpoints
+_C.TRAIN.CHECKPOINT_ITERS = 0  # iterations between rolling "last" checkpoints; 0 = off
+_C.TRAIN.AUTO_RESUME = True  # resume from the newest complete checkpoint in OUTPUT_DIR
+_C.TRAIN.CHECKPOINT_FILE_PATH = ""  # initial weights (3D, or 2D with CHECKPOINT_INFLATE)
+_C.TRAIN.CHECKPOINT_INFLATE = False  # the initial weights are a 2D network's, inflate them
+_C.TRAIN.CHECKPOINT_INFLATE_METHOD = "centre"  # 2D to 3D inflation: centre (exact) or mean (I3D)
+_C.TRAIN.CHECKPOINT_EPOCH_RESET = True  # start at epoch 0 after loading initial weights
+_C.TRAIN.MIXED_PRECISION = False  # autocast on GPU (ignored on CPU)
+_C.TRAIN.AMP_DTYPE = "bfloat16"  # autocast dtype: bfloat16 or float16 (float16 adds a GradScaler)
+_C.TRAIN.ACCUM_STEPS = 1  # micro-batches per optimiser step (gradient accumulation)
+_C.TRAIN.CLIP_GRAD_NORM = 0.0  # max gradient L2 norm; 0 = no clipping
+_C.TRAIN.SAVE_BEST = True  # keep checkpoint_best.pyth from the best validation top-1
+
+# ----------------------------------------------------------------------------- TEST
+_C.TEST = CfgNode()
+_C.TEST.ENABLE = True  # run multi-view testing (after training when TRAIN.ENABLE)
+_C.TEST.DATASET = "kinetics"  # dataset name: kinetics, ssv2, hmdb51
+_C.TEST.SPLIT = "val"  # list split to test on (val.csv, test.csv, ...)
+_C.TEST.BATCH_SIZE = 30  # views per network forward (bounds memory, not a per-video count)
+_C.TEST.NUM_ENSEMBLE_VIEWS = 10  # temporal clips per video, spaced evenly start to end
+_C.TEST.NUM_SPATIAL_CROPS = 3  # spatial crops per clip: 1 (centre) or 3 (sides and centre)
+_C.TEST.CHECKPOINT_FILE_PATH = ""  # weights to test; empty = best, else newest in OUTPUT_DIR
+_C.TEST.SAVE_RESULTS_PATH = "results.json"  # per-video scores, relative to OUTPUT_DIR; "" = off
+
+# ----------------------------------------------------------------------------- DATA
+_C.DATA = CfgNode()
+_C.DATA.PATH_TO_DATA_DIR = ""  # folder holding the split lists (train.csv, val.csv, ...)
+_C.DATA.PATH_PREFIX = ""  # prepended to every path in the lists
+_C.DATA.PATH_LABEL_SEPARATOR = " "  # field separator of the lists
+_C.DATA.FORMAT = "video"  # what the lists point at: video (files) or frames (folders)
+_C.DATA.MODALITY = "rgb"  # rgb (3 channels) or flow (2 channels, TV-L1 x/y)
+_C.DATA.DECODING_BACKEND = "pyav"  # video decoder: pyav or decord
+_C.DATA.NUM_FRAMES = 16  # frames per clip fed to the network
+_C.DATA.SAMPLING_RATE = 4  # stride between clip frames, in frames at TARGET_FPS
+_C.DATA.TARGET_FPS = 30  # frame rate the sampling rate is expressed at
+_C.DATA.TRAIN_JITTER_SCALES = [256, 320]  # training short-side scale range (pixels)
+_C.DATA.TRAIN_CROP_SIZE = 224  # training crop (square, pixels)
+_C.DATA.TEST_CROP_SIZE = 256  # test short side and crop size (pixels)
+_C.DATA.MEAN = [0.45, 0.45, 0.45]  # RGB mean after /255 (flow uses FLOW_MEAN)
+_C.DATA.STD = [0.225, 0.225, 0.225]  # RGB std after /255
+_C.DATA.FLOW_MEAN = [128.0, 128.0]  # flow quantised mean: (q - 128) / 128
+_C.DATA.FLOW_STD = [128.0, 128.0]  # flow quantised scale
+_C.DATA.INPUT_CHANNEL_NUM = [3]  # inferred from MODALITY by check_config; do not set by hand
+_C.DATA.RANDOM_FLIP = True  # horizontal flip in training
+_C.DATA.FLIP_LABEL_MAP = []  # label pairs swapped by a flip, e.g. [[0, 1], [4, 5]]
+_C.DATA.ENSEMBLE_METHOD = "mean"  # view aggregation of softmax scores: mean, sum or max
+_C.DATA.CLASS_NAMES_FILE = ""  # optional class names, one per line (index = label)
+_C.DATA.SPLIT_ID = 1  # HMDB51 official split number: 1, 2 or 3
+_C.DATA.SSV2_LABELS_DIR = ""  # folder of the SSv2 json files (labels, train, validation)
+_C.DATA.MAX_CONSECUTIVE_FAILURES = 20  # unreadable samples in a row before the loader stops
+
+# ----------------------------------------------------------------------------- DATA_LOADER
+_C.DATA_LOADER = CfgNode()
+_C.DATA_LOADER.NUM_WORKERS = 2  # data-loading worker processes per training process
+_C.DATA_LOADER.PIN_MEMORY = True  # page-locked batches (used only with a GPU)
+_C.DATA_LOADER.DECODE_THREADS = 1  # decoder threads per worker (1 is fastest at 256p)
+
+# ----------------------------------------------------------------------------- AUG
+_C.AUG = CfgNode()
+_C.AUG.ENABLE = False  # extra training augmentation through pytorchvideo
+_C.AUG.TYPE = "randaug"  # randaug or augmix
+_C.AUG.MAGNITUDE = 9  # RandAugment / AugMix magnitude
+_C.AUG.NUM_LAYERS = 2  # RandAugment operations per clip
+
+# ----------------------------------------------------------------------------- MIXUP
+_C.MIXUP = CfgNode()
+_C.MIXUP.ENABLE = False  # mixup / cutmix on training clips
+_C.MIXUP.ALPHA = 0.8  # mixup Beta(alpha, alpha); 0 = off
+_C.MIXUP.CUTMIX_ALPHA = 1.0  # cutmix Beta(alpha, alpha); 0 = off
+_C.MIXUP.PROB = 1.0  # probability of mixing a batch
+_C.MIXUP.SWITCH_PROB = 0.5  # probability of cutmix instead of mixup when both are on
+_C.MIXUP.LABEL_SMOOTH_VALUE = 0.1  # label smoothing of the mixed targets
+
+# ----------------------------------------------------------------------------- SOLVER
+_C.SOLVER = CfgNode()
+_C.SOLVER.OPTIMIZING_METHOD = "sgd"  # sgd or adamw
+_C.SOLVER.BASE_LR = 0.1  # learning rate at SOLVER.BASE_BATCH_SIZE clips per step
+_C.SOLVER.BASE_BATCH_SIZE = 64  # batch the BASE_LR is quoted for; LR scales linearly
+_C.SOLVER.LR_POLICY = "steps_with_relative_lrs"  # steps_with_relative_lrs or cosine
+_C.SOLVER.STEPS = [0, 30, 60, 80]  # epochs where each LRS factor starts (iResNet recipe)
+_C.SOLVER.LRS = [1.0, 0.1, 0.01, 0.001]  # factors of BASE_LR for each step
+_C.SOLVER.MAX_EPOCH = 90  # training epochs
+_C.SOLVER.COSINE_END_LR = 0.0  # final LR of the cosine policy
+_C.SOLVER.WARMUP_EPOCHS = 0.0  # linear warm-up length in epochs (fractional allowed)
+_C.SOLVER.WARMUP_START_LR = 0.01  # LR at iteration 0 of the warm-up (before scaling)
+_C.SOLVER.MOMENTUM = 0.9  # SGD momentum
+_C.SOLVER.NESTEROV = False  # Nesterov momentum
+_C.SOLVER.WEIGHT_DECAY = 1e-4  # L2 weight decay
+_C.SOLVER.ZERO_WD_1D_PARAM = True  # no weight decay on BN parameters and biases
+_C.SOLVER.LABEL_SMOOTHING = 0.0  # label smoothing of the cross-entropy (without mixup)
+
+# ----------------------------------------------------------------------------- MODEL
+_C.MODEL = CfgNode()
+_C.MODEL.ARCH = "resnet3d"  # registered network family (see video3d.models)
+_C.MODEL.MODEL_NAME = "iresnet3d_50"  # human-readable variant name, used in logs
+_C.MODEL.NUM_CLASSES = 400  # output classes
+_C.MODEL.HEAD = "linear"  # linear (GAP, dropout, FC) or ffc (Sequential Feature Filtering)
+_C.MODEL.DROPOUT_RATE = 0.5  # dropout before the classifier
+_C.MODEL.CHANNELS_LAST = False  # channels_last_3d memory format (faster CPU inference)
+
+# ----------------------------------------------------------------------------- RESNET
+_C.RESNET = CfgNode()
+_C.RESNET.DEPTH = 50  # 18, 34 (basic blocks); 50, 101, 152, 200 (bottlenecks)
+_C.RESNET.STAGE_BLOCKS = []  # blocks per stage; empty = the standard list for DEPTH
+_C.RESNET.STEM = "basic"  # basic (kt x 7 x 7 conv) or deep (three 3x3 convs, ResNeSt)
+_C.RESNET.STEM_TEMPORAL_KERNEL = 5  # temporal kernel of the stem conv(s)
+_C.RESNET.STEM_SPATIAL_KERNEL = 7  # spatial kernel of the basic stem conv
+_C.RESNET.STEM_POOL = True  # 1x3x3 max-pool after the stem
+_C.RESNET.STEM_WIDTH = 64  # stem output channels (deep stem: WIDTH/2, WIDTH/2, WIDTH)
+_C.RESNET.LAYOUT = "standard"  # standard (post-activation) or improved (iResNet ResStage)
+_C.RESNET.SHORTCUT = "conv"  # projection shortcut: conv, maxpool (iResNet) or avgdown (ResNet-D)
+_C.RESNET.BLOCK = "bottleneck"  # block transformation: basic, bottleneck, hs or splat
+_C.RESNET.NUM_GROUPS = 1  # groups of the 3x3 conv (ResNeXt cardinality)
+_C.RESNET.WIDTH_PER_GROUP = 64  # channels per group of the first stage's 3x3 conv
+_C.RESNET.TEMPORAL_KERNELS = [3, 3, 3, 3]  # temporal kernel of each stage's 3x3 conv
+_C.RESNET.TEMPORAL_STRIDES = [1, 1, 2, 2]  # temporal stride of each stage (iResNet Table 11)
+_C.RESNET.SPATIAL_STRIDES = [1, 2, 2, 2]  # spatial stride of each stage
+_C.RESNET.ZERO_INIT_FINAL_BN = False  # zero-init the last BN gamma of each residual block
+
+# ----------------------------------------------------------------------------- IRESNET
+_C.IRESNET = CfgNode()
+_C.IRESNET.OFFICIAL_INPLACE_RELU = False  # reproduce the official code's in-place ReLU quirk
+
+# ----------------------------------------------------------------------------- HS
+_C.HS = CfgNode()
+_C.HS.WIDTH = 16  # channels per split w of the first stage (doubles per stage)
+_C.HS.SCALE = 6  # number of splits s
+
+# ----------------------------------------------------------------------------- SPLAT
+_C.SPLAT = CfgNode()
+_C.SPLAT.RADIX = 2  # splits per cardinal group (R)
+_C.SPLAT.CARDINALITY = 1  # cardinal groups (K)
+_C.SPLAT.BOTTLENECK_WIDTH = 64  # group width of the first stage
+_C.SPLAT.AVD = True  # average-pool downsampling inside strided blocks
+_C.SPLAT.AVD_FIRST = False  # pool before (True) or after (False) the split-attention conv
+
+# ----------------------------------------------------------------------------- FFC
+_C.FFC = CfgNode()
+_C.FFC.TRAIN_ENSEMBLE = "mean7"  # training logits: mean7 (paper) or mean4 (official code)
+_C.FFC.TEST_ENSEMBLE = "vote"  # test rule: vote (paper) or mean of the seven outputs
+
+# ----------------------------------------------------------------------------- BN
+_C.BN = CfgNode()
+_C.BN.NORM_TYPE = "batchnorm"  # batchnorm or sync_batchnorm (across processes)
+_C.BN.EPSILON = 1e-5  # BatchNorm epsilon
+_C.BN.MOMENTUM = 0.1  # BatchNorm running-statistics momentum
+_C.BN.USE_PRECISE_STATS = False  # recompute BN statistics before each validation
+_C.BN.NUM_BATCHES_PRECISE = 200  # training batches used for precise BN statistics
+
+# ----------------------------------------------------------------------------- TENSORBOARD
+_C.TENSORBOARD = CfgNode()
+_C.TENSORBOARD.ENABLE = False  # write TensorBoard scalars
+_C.TENSORBOARD.LOG_DIR = ""  # event folder; empty = OUTPUT_DIR/runs
+
+
+def get_cfg() -> CfgNode:
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()

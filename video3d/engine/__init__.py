@@ -1,0 +1,1 @@
+"""Training loop, evaluator, checkpoints, distributed set-up, optimisation, meters."""

@@ -1,0 +1,70 @@
+"""Rank-0 logging to stdout and OUTPUT_DIR/stdout.log, and PySlowFast-style json_stats lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+
+_FORMAT = "[%(asctime)s][%(levelname)s] %(name)s: %(message)s"
+_DATEFMT = "%m/%d %H:%M:%S"
+_ROOT = "video3d"
+
+
+def setup_logging(output_dir: str | None = None, rank: int = 0) -> logging.Logger:
+    """Configure the `video3d` logger. Only rank 0 writes; other ranks log errors only.
+
+    Safe to call again (e.g. once OUTPUT_DIR is known): old handlers are replaced.
+    """
+    logger = logging.getLogger(_ROOT)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.propagate = False
+    formatter = logging.Formatter(_FORMAT, datefmt=_DATEFMT)
+    if rank != 0:
+        logger.setLevel(logging.ERROR)
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        logger.addHandler(stream)
+        return logger
+    logger.setLevel(logging.INFO)
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(formatter)
+    logger.addHandler(stream)
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        file_handler = logging.FileHandler(os.path.join(output_dir, "stdout.log"), encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        logger.addHandler(file_handler)
+    return logger
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A child of the `video3d` logger (pass `__name__`)."""
+    if not name.startswith(_ROOT):
+        name = f"{_ROOT}.{name}"
+    return logging.getLogger(name)
+
+
+def _round(value):
+    if isinstance(value, float):
+        return round(value, 5)
+    return value
+
+
+def format_json_stats(stats: Mapping) -> str:
+    """`json_stats: {...}` as PySlowFast prints it: floats rounded to 5 decimals, keys sorted."""
+    return "json_stats: " + json.dumps({k: _round(v) for k, v in stats.items()}, sort_keys=True)
+
+
+def log_json_stats(stats: Mapping, output_dir: str | None = None) -> str:
+    """Log one json_stats line; epoch-level dicts are also appended to OUTPUT_DIR/json_stats.log."""
+    line = format_json_stats(stats)
+    get_logger("video3d.stats").info(line)
+    if output_dir and str(stats.get("_type", "")).endswith("epoch"):
+        with open(os.path.join(output_dir, "json_stats.log"), "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    return line
