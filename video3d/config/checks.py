@@ -6,7 +6,6 @@ from fvcore.common.config import CfgNode
 
 from video3d.errors import ConfigError
 
-
 _CHOICES = {
     "DATA.MODALITY": ("rgb", "flow"),
     "DATA.FORMAT": ("video", "frames"),

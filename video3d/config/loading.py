@@ -12,7 +12,7 @@ from fvcore.common.config import CfgNode
 from video3d.config.checks import ConfigError, check_config
 from video3d.config.defaults import get_cfg
 
-_NON_EXISTENT = re.compile(r"Non-existent key: (\S+)")
+_NON_EXISTENT = re.compile(r"Non-existent (?:config )?key: (\S+)")
 _TYPE_MISMATCH = re.compile(r"Type mismatch \((.*) vs\. (.*)\) with values \((.*) vs\. (.*)\) for config key: (\S+)")
 
 

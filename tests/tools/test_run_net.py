@@ -1,0 +1,53 @@
+"""tools/run_net.py: both override syntaxes, config.yaml, one-line user errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_NET = str(ROOT / "tools" / "run_net.py")
+DEMO = str(ROOT / "configs" / "demo" / "synthmotion_iresnet3d_ffc.yaml")
+NO_JOBS = ["TRAIN.ENABLE", "False", "TEST.ENABLE", "False"]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, RUN_NET, *args], capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+def test_bare_and_opts_overrides_both_apply_and_config_is_written(tmp_path):
+    out = tmp_path / "run"
+    res = run("--cfg", DEMO, *NO_JOBS, "SOLVER.MAX_EPOCH", "3", "--opts", "OUTPUT_DIR", str(out), "DATA.NUM_FRAMES", "4")
+    assert res.returncode == 0, res.stderr
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["SOLVER"]["MAX_EPOCH"] == 3
+    assert written["DATA"]["NUM_FRAMES"] == 4
+    assert written["MODEL"]["HEAD"] == "ffc"  # from the YAML file
+    assert (out / "stdout.log").exists()
+
+
+def test_pyslowfast_opts_only_syntax(tmp_path):
+    res = run("--cfg", DEMO, "--opts", *NO_JOBS, "OUTPUT_DIR", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "o" / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--cfg", DEMO, "SOLVER.MAX_EPOX", "3"], "unknown config key SOLVER.MAX_EPOX"),
+        (["--cfg", DEMO, "DATA.NUM_FRAMES", "abc"], "DATA.NUM_FRAMES expects 'int'"),
+        (["--cfg", "does/not/exist.yaml"], "config file not found: does/not/exist.yaml"),
+        (["--cfg", DEMO, "MODEL.HEAD", "softmax"], "MODEL.HEAD is 'softmax'"),
+        (["--cfg", DEMO, "MODEL.HEAD"], "'MODEL.HEAD' has no value"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line_and_no_traceback(args, message, tmp_path):
+    res = run(*args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.stdout == ""
