@@ -1,0 +1,159 @@
+import os
+import pickle
+import random
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from video3d.config import get_cfg
+from video3d.engine import checkpoint as ckpt
+from video3d.errors import CheckpointError
+
+
+class _Payload:
+    """An arbitrary object: pickling it is what weights_only=True must refuse."""
+
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path)
+    return cfg
+
+
+def _state(epoch: int) -> dict:
+    return {"model_state": {"w": torch.full((3,), float(epoch))}, "epoch": epoch, "iteration": 0,
+            "cfg": "A: 1\n"}
+
+
+def _write(path: str, state: dict, mtime: float) -> None:
+    ckpt.save_checkpoint(path, state)
+    os.utime(path, (mtime, mtime))
+
+
+def test_save_then_load_round_trips_tensors_and_plain_values(tmp_path):
+    path = str(tmp_path / "sub" / "a.pyth")
+    ckpt.save_checkpoint(path, _state(3))
+    loaded = ckpt.load_checkpoint(path)
+    assert loaded["epoch"] == 3 and loaded["cfg"] == "A: 1\n"
+    assert torch.equal(loaded["model_state"]["w"], torch.full((3,), 3.0))
+    assert os.listdir(tmp_path / "sub") == ["a.pyth"]  # no temp file left behind
+
+
+def test_load_refuses_a_pickled_payload_and_names_the_file(tmp_path):
+    path = str(tmp_path / "evil.pyth")
+    torch.save({"model_state": {}, "payload": _Payload()}, path)
+    with pytest.raises(CheckpointError, match="evil.pyth"):
+        ckpt.load_checkpoint(path)
+
+
+def test_load_refuses_a_plain_pickle_file(tmp_path):
+    path = tmp_path / "plain.pyth"
+    path.write_bytes(pickle.dumps({"a": 1}, protocol=2))
+    with pytest.raises(CheckpointError, match="plain.pyth"):
+        ckpt.load_checkpoint(str(path))
+
+
+def test_load_refuses_a_truncated_file(tmp_path):
+    path = tmp_path / "cut.pyth"
+    ckpt.save_checkpoint(str(path), _state(1))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.pyth"):
+        ckpt.load_checkpoint(str(path))
+
+
+def test_load_of_a_missing_file_names_it(tmp_path):
+    with pytest.raises(CheckpointError, match="nope.pyth"):
+        ckpt.load_checkpoint(str(tmp_path / "nope.pyth"))
+
+
+def test_latest_checkpoint_skips_a_truncated_newest_file_with_a_warning(cfg, caplog):
+    now = time.time()
+    first = ckpt.epoch_checkpoint_path(cfg, 1)
+    second = ckpt.epoch_checkpoint_path(cfg, 2)
+    _write(first, _state(1), now - 20)
+    _write(second, _state(2), now - 10)
+    assert ckpt.latest_checkpoint(cfg) == second
+    data = open(second, "rb").read()
+    with open(second, "wb") as handle:
+        handle.write(data[:100])
+    with caplog.at_level("WARNING", logger="video3d"):
+        assert ckpt.latest_checkpoint(cfg) == first
+    assert "checkpoint_epoch_00002.pyth" in caplog.text
+
+
+def test_latest_checkpoint_prefers_a_newer_rolling_checkpoint(cfg):
+    now = time.time()
+    _write(ckpt.epoch_checkpoint_path(cfg, 1), _state(1), now - 20)
+    last = os.path.join(ckpt.checkpoint_dir(cfg), ckpt.LAST_NAME)
+    _write(last, _state(1), now - 5)
+    assert ckpt.latest_checkpoint(cfg) == last
+
+
+def test_latest_checkpoint_is_none_without_checkpoints(cfg):
+    assert ckpt.latest_checkpoint(cfg) is None
+
+
+def test_find_test_checkpoint_order(cfg, tmp_path):
+    now = time.time()
+    epoch_file = ckpt.epoch_checkpoint_path(cfg, 1)
+    _write(epoch_file, _state(1), now - 20)
+    assert ckpt.find_test_checkpoint(cfg) == epoch_file
+    best = os.path.join(ckpt.checkpoint_dir(cfg), ckpt.BEST_NAME)
+    _write(best, _state(1), now - 30)
+    assert ckpt.find_test_checkpoint(cfg) == best
+    explicit = str(tmp_path / "given.pyth")
+    ckpt.save_checkpoint(explicit, _state(0))
+    cfg.TEST.CHECKPOINT_FILE_PATH = explicit
+    assert ckpt.find_test_checkpoint(cfg) == explicit
+    cfg.TEST.CHECKPOINT_FILE_PATH = str(tmp_path / "missing.pyth")
+    with pytest.raises(CheckpointError, match="missing.pyth"):
+        ckpt.find_test_checkpoint(cfg)
+
+
+def test_load_model_weights_strips_the_ddp_prefix(tmp_path):
+    source = nn.Linear(3, 2)
+    path = str(tmp_path / "m.pyth")
+    ckpt.save_checkpoint(path, {"model_state": {f"module.{k}": v for k, v in source.state_dict().items()}})
+    target = nn.Linear(3, 2)
+    ckpt.load_model_weights(target, path)
+    assert torch.equal(target.weight, source.weight)
+
+
+def test_load_model_weights_reports_a_shape_mismatch(tmp_path):
+    path = str(tmp_path / "m.pyth")
+    ckpt.save_checkpoint(path, {"model_state": nn.Linear(3, 2).state_dict()})
+    with pytest.raises(CheckpointError, match="m.pyth"):
+        ckpt.load_model_weights(nn.Linear(4, 2), path)
+
+
+def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
+    random.seed(1)
+    np.random.seed(2)
+    torch.manual_seed(3)
+    np.random.standard_normal()  # leaves a cached gaussian in numpy's state
+    path = str(tmp_path / "rng.pyth")
+    ckpt.save_checkpoint(path, {"rng_state": ckpt.capture_rng_state()})
+    expected = (random.random(), np.random.standard_normal(), torch.rand(2))
+    random.seed(9)
+    np.random.seed(9)
+    torch.manual_seed(9)
+    ckpt.restore_rng_state(ckpt.load_checkpoint(path)["rng_state"])
+    got = (random.random(), np.random.standard_normal(), torch.rand(2))
+    assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+
+
+def test_stale_temp_files_are_removed(cfg):
+    folder = ckpt.checkpoint_dir(cfg)
+    os.makedirs(folder)
+    stale = os.path.join(folder, ".tmp-abc-checkpoint_last.pyth")
+    open(stale, "wb").close()
+    assert ckpt.remove_stale_temp_files(cfg) == [stale]
+    assert not os.path.exists(stale)
