@@ -1,0 +1,84 @@
+"""Hierarchical-Split block (HS-ResNet, Yuan et al. 2020, Fig. 2 / Eq. 1), generic in (w, s).
+
+No official code exists; the channel-conserving reading and the stride-2 form follow
+reference/architectures.md section 3 (PaddleClas#472 for downsampling blocks)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d
+from video3d.models.spec import STANDARD_ROLE, BlockRole, hs_conv_widths
+
+
+class ConvBNReLU(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel: Triple, norm: Norm,
+                 stride: Triple = (1, 1, 1)):
+        super().__init__(conv3d(in_channels, out_channels, kernel, stride), norm(out_channels), nn.ReLU())
+
+
+class HSConv(nn.Module):
+    """s splits of w channels in, s*w channels out.
+
+    Stride 1: y_1 = x_1; y_i = conv(concat(x_i, carried half of y_{i-1})); the first ceil(c_i/2)
+    channels of y_i go out, the rest is carried on; y_s goes out whole.
+    Strided: x_1 is average-pooled, every other split has its own strided w -> w conv.
+    """
+
+    def __init__(self, width: int, scale: int, norm: Norm, temporal_kernel: int = 3,
+                 stride: Triple = (1, 1, 1)):
+        super().__init__()
+        self.width = width
+        self.scale = scale
+        self.strided = stride != (1, 1, 1)
+        kernel = (temporal_kernel, 3, 3)
+        if self.strided:
+            # No temporal padding: a static clip stays static (centre-inflation equality).
+            self.pool = nn.AvgPool3d((stride[0], 3, 3), stride, padding=(0, 1, 1))
+            self.convs = nn.ModuleList(
+                ConvBNReLU(width, width, kernel, norm, stride) for _ in range(scale - 1))
+        else:
+            self.convs = nn.ModuleList(
+                ConvBNReLU(c, c, kernel, norm) for c in hs_conv_widths(width, scale))
+
+    @property
+    def out_channels(self) -> int:
+        return self.width * self.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        splits = torch.split(x, self.width, dim=1)
+        if self.strided:
+            outs = [self.pool(splits[0])] + [conv(s) for conv, s in zip(self.convs, splits[1:], strict=True)]
+            return torch.cat(outs, dim=1)
+        outs = [splits[0]]
+        carried = None
+        last = len(self.convs) - 1
+        for index, (conv, split) in enumerate(zip(self.convs, splits[1:], strict=True)):
+            y = conv(split if carried is None else torch.cat((split, carried), dim=1))
+            if index == last:
+                outs.append(y)
+            else:
+                kept = y.shape[1] - y.shape[1] // 2
+                outs.append(y[:, :kept])
+                carried = y[:, kept:]
+        return torch.cat(outs, dim=1)
+
+
+class HSBottleneck(ResidualBlock):
+    """1x1x1 (-> s*w) -> HSConv -> 1x1x1 (-> 4 * planes)."""
+
+    def __init__(self, in_channels: int, planes: int, width: int, scale: int, norm: Norm,
+                 role: BlockRole = STANDARD_ROLE, stride: Triple = (1, 1, 1),
+                 temporal_kernel: int = 3, downsample: nn.Module | None = None,
+                 relu_shortcut: bool = False):
+        super().__init__(in_channels, planes * 4, role, norm, downsample, relu_shortcut)
+        hidden = width * scale
+        self.conv1 = conv3d(in_channels, hidden, (1, 1, 1))
+        self.bn1 = norm(hidden)
+        self.conv2 = HSConv(width, scale, norm, temporal_kernel, stride)
+        self.conv3 = conv3d(hidden, planes * 4, (1, 1, 1))
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv3(self.conv2(F.relu(self.bn1(self.conv1(x)))))

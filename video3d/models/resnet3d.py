@@ -1,0 +1,120 @@
+"""ResNet3D: stem, four stages, head, assembled from a ResNetSpec (DESIGN.md section 2).
+
+Stage k's first block carries the stage's (temporal, spatial) stride on its kt x 3 x 3 conv
+(v1.5 style) and on its shortcut. Module names follow torchvision / timm / iResNet
+(`stem.conv1`, `layer1.0.conv2`, `head.fc`) so 2D state dicts load by name."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+from torch import nn
+
+from video3d.errors import ConfigError
+from video3d.models.blocks import BasicBlock, Bottleneck, Norm, ResidualBlock, Triple
+from video3d.models.heads import build_head
+from video3d.models.hs import HSBottleneck
+from video3d.models.shortcuts import make_shortcut
+from video3d.models.spec import STANDARD_ROLE, BlockRole, BlockSpec, ResNetSpec, improved_roles
+from video3d.models.splat import SplatBottleneck
+from video3d.models.stems import basic_stem, deep_stem
+
+
+def make_block(block: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
+               role: BlockRole, stride: Triple, temporal_kernel: int,
+               downsample: nn.Module | None, relu_shortcut: bool) -> ResidualBlock:
+    common = dict(norm=norm, role=role, stride=stride, temporal_kernel=temporal_kernel,
+                  downsample=downsample, relu_shortcut=relu_shortcut)
+    width = block.inner_width(stage)
+    if block.kind == "basic":
+        return BasicBlock(in_channels, planes, **common)
+    if block.kind == "bottleneck":
+        return Bottleneck(in_channels, planes, width, groups=block.groups, **common)
+    if block.kind == "hs":
+        return HSBottleneck(in_channels, planes, block.hs_width * 2**stage, block.hs_scale, **common)
+    if block.kind == "splat":
+        return SplatBottleneck(in_channels, planes, width, radix=block.radix,
+                               cardinality=block.cardinality, avd=block.avd,
+                               avd_first=block.avd_first, **common)
+    raise ConfigError(f"config key RESNET.BLOCK is {block.kind!r}; expected basic, bottleneck, hs or splat")
+
+
+def make_stage(spec: ResNetSpec, stage: int, in_channels: int, norm: Norm) -> nn.Sequential:
+    num_blocks = spec.stage_blocks[stage]
+    if spec.layout == "improved":
+        roles = improved_roles(num_blocks)
+    elif spec.layout == "standard":
+        roles = [STANDARD_ROLE] * num_blocks
+    else:
+        raise ConfigError(f"config key RESNET.LAYOUT is {spec.layout!r}; expected standard or improved")
+    stride = (spec.temporal_strides[stage], spec.spatial_strides[stage], spec.spatial_strides[stage])
+    out_channels = spec.out_channels(stage)
+    blocks = []
+    for index, role in enumerate(roles):
+        first = index == 0
+        downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm) if first else None
+        blocks.append(make_block(
+            spec.block, stage, in_channels if first else out_channels, spec.planes(stage), norm,
+            role, stride if first else (1, 1, 1), spec.temporal_kernels[stage], downsample,
+            spec.official_inplace_relu))
+    return nn.Sequential(*blocks)
+
+
+class ResNet3D(nn.Module):
+    """Input [B, C, T, H, W]; output raw logits [B, K] (linear head) or [B, 7, K] (FFC)."""
+
+    def __init__(self, spec: ResNetSpec):
+        super().__init__()
+        self.spec = spec
+        norm = partial(nn.BatchNorm3d, eps=spec.bn_eps, momentum=spec.bn_momentum)
+        if spec.stem == "basic":
+            self.stem = basic_stem(spec.in_channels, spec.stem_width, norm, spec.stem_temporal_kernel,
+                                   spec.stem_spatial_kernel, spec.stem_pool)
+        elif spec.stem == "deep":
+            self.stem = deep_stem(spec.in_channels, spec.stem_width, norm, spec.stem_temporal_kernel,
+                                  spec.stem_pool)
+        else:
+            raise ConfigError(f"config key RESNET.STEM is {spec.stem!r}; expected basic or deep")
+        in_channels = spec.stem_width
+        self.stage_names = []
+        for stage in range(len(spec.stage_blocks)):
+            name = f"layer{stage + 1}"
+            self.add_module(name, make_stage(spec, stage, in_channels, norm))
+            self.stage_names.append(name)
+            in_channels = spec.out_channels(stage)
+        self.head = build_head(spec.head, in_channels, spec.num_classes, spec.dropout)
+        self.reset_parameters()
+
+    @property
+    def feature_dim(self) -> int:
+        return self.spec.feature_dim
+
+    def reset_parameters(self) -> None:
+        """Kaiming-normal (fan_out) convs, BN gamma 1 / beta 0 (iResNet 1.5, torchvision);
+        optionally zero gamma on branch-final BNs that sit before the addition."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm3d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        if self.spec.zero_init_final_bn:
+            for module in self.modules():
+                if isinstance(module, ResidualBlock) and module.role.branch_bn:
+                    nn.init.zeros_(module.final_bn.weight)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, T, H, W] clip -> last stage's feature map [B, D, T', H', W']."""
+        x = self.stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return x
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

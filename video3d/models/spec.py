@@ -1,0 +1,192 @@
+"""The small spec object that fixes every choice of a 3D residual network, and the pure
+arithmetic behind it (blocks per depth, iResNet block roles, stage widths)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fvcore.common.config import CfgNode
+
+from video3d.errors import ConfigError
+
+# Blocks per stage of the standard depths (He et al. 2016, Table 1; iResNet uses the same).
+STANDARD_STAGE_BLOCKS = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+    200: (3, 24, 36, 3),
+}
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """The residual transformation and its width settings (first-stage values, doubled per stage)."""
+
+    kind: str = "bottleneck"  # basic, bottleneck, hs, splat
+    groups: int = 1  # bottleneck: 3x3 conv groups (ResNeXt cardinality)
+    width_per_group: int = 64  # bottleneck: channels per group of the first stage
+    hs_width: int = 16  # hs: channels per split w
+    hs_scale: int = 6  # hs: number of splits s
+    radix: int = 2  # splat: R
+    cardinality: int = 1  # splat: K
+    splat_width: int = 64  # splat: width per cardinal group of the first stage
+    avd: bool = True  # splat: average-pool downsampling in strided blocks
+    avd_first: bool = False  # splat: pool before the split-attention conv
+
+    @property
+    def expansion(self) -> int:
+        return 1 if self.kind == "basic" else 4
+
+    def inner_width(self, stage: int) -> int:
+        """Channels of the block's inner (3x3) part at stage 0..3."""
+        scale = 2**stage
+        if self.kind == "hs":
+            return self.hs_width * self.hs_scale * scale
+        if self.kind == "splat":
+            return self.splat_width * self.cardinality * scale
+        return self.groups * self.width_per_group * scale
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """Everything a ResNet3D is built from; `spec_from_cfg` fills it from the config tree."""
+
+    stage_blocks: tuple[int, ...] = STANDARD_STAGE_BLOCKS[50]
+    block: BlockSpec = field(default_factory=BlockSpec)
+    in_channels: int = 3
+    stem: str = "basic"
+    stem_width: int = 64
+    stem_temporal_kernel: int = 5
+    stem_spatial_kernel: int = 7
+    stem_pool: bool = True
+    layout: str = "standard"
+    shortcut: str = "conv"
+    temporal_kernels: tuple[int, ...] = (3, 3, 3, 3)
+    temporal_strides: tuple[int, ...] = (1, 1, 2, 2)
+    spatial_strides: tuple[int, ...] = (1, 2, 2, 2)
+    head: str = "linear"
+    num_classes: int = 400
+    dropout: float = 0.5
+    bn_eps: float = 1e-5
+    bn_momentum: float = 0.1
+    official_inplace_relu: bool = False
+    zero_init_final_bn: bool = False
+
+    def planes(self, stage: int) -> int:
+        """Block planes at stage 0..3: the stem width doubled per stage (64, 128, 256, 512)."""
+        return self.stem_width * 2**stage
+
+    def out_channels(self, stage: int) -> int:
+        return self.planes(stage) * self.block.expansion
+
+    @property
+    def feature_dim(self) -> int:
+        return self.out_channels(len(self.stage_blocks) - 1)
+
+
+def stage_blocks_for(depth: int, explicit: list[int] | tuple[int, ...] = ()) -> tuple[int, ...]:
+    """`explicit` if given, else the standard list for `depth`."""
+    if explicit:
+        if any(int(n) < 1 for n in explicit):
+            raise ConfigError(f"config key RESNET.STAGE_BLOCKS needs positive counts, got {list(explicit)}")
+        return tuple(int(n) for n in explicit)
+    if depth not in STANDARD_STAGE_BLOCKS:
+        raise ConfigError(f"config key RESNET.DEPTH is {depth}; expected one of {sorted(STANDARD_STAGE_BLOCKS)}")
+    return STANDARD_STAGE_BLOCKS[depth]
+
+
+def spec_from_cfg(cfg: CfgNode) -> ResNetSpec:
+    """Read the MODEL, RESNET, IRESNET, HS, SPLAT, BN and DATA keys into a ResNetSpec."""
+    r = cfg.RESNET
+    block = BlockSpec(
+        kind=r.BLOCK,
+        groups=r.NUM_GROUPS,
+        width_per_group=r.WIDTH_PER_GROUP,
+        hs_width=cfg.HS.WIDTH,
+        hs_scale=cfg.HS.SCALE,
+        radix=cfg.SPLAT.RADIX,
+        cardinality=cfg.SPLAT.CARDINALITY,
+        splat_width=cfg.SPLAT.BOTTLENECK_WIDTH,
+        avd=cfg.SPLAT.AVD,
+        avd_first=cfg.SPLAT.AVD_FIRST,
+    )
+    if block.kind == "hs" and block.hs_scale < 2:
+        raise ConfigError(f"config key HS.SCALE must be >= 2, got {block.hs_scale}")
+    if block.kind == "basic" and r.NUM_GROUPS != 1:
+        raise ConfigError(f"config key RESNET.NUM_GROUPS must be 1 with RESNET.BLOCK basic, got {r.NUM_GROUPS}")
+    if r.STEM == "deep" and r.STEM_WIDTH % 2:
+        raise ConfigError(f"config key RESNET.STEM_WIDTH must be even for the deep stem, got {r.STEM_WIDTH}")
+    return ResNetSpec(
+        stage_blocks=stage_blocks_for(r.DEPTH, r.STAGE_BLOCKS),
+        block=block,
+        in_channels=int(cfg.DATA.INPUT_CHANNEL_NUM[0]),
+        stem=r.STEM,
+        stem_width=r.STEM_WIDTH,
+        stem_temporal_kernel=r.STEM_TEMPORAL_KERNEL,
+        stem_spatial_kernel=r.STEM_SPATIAL_KERNEL,
+        stem_pool=r.STEM_POOL,
+        layout=r.LAYOUT,
+        shortcut=r.SHORTCUT,
+        temporal_kernels=tuple(r.TEMPORAL_KERNELS),
+        temporal_strides=tuple(r.TEMPORAL_STRIDES),
+        spatial_strides=tuple(r.SPATIAL_STRIDES),
+        head=cfg.MODEL.HEAD,
+        num_classes=cfg.MODEL.NUM_CLASSES,
+        dropout=cfg.MODEL.DROPOUT_RATE,
+        bn_eps=cfg.BN.EPSILON,
+        bn_momentum=cfg.BN.MOMENTUM,
+        official_inplace_relu=cfg.IRESNET.OFFICIAL_INPLACE_RELU,
+        zero_init_final_bn=r.ZERO_INIT_FINAL_BN,
+    )
+
+
+@dataclass(frozen=True)
+class BlockRole:
+    """Where a block puts its BNs and ReLUs (iResNet paper section 3.1, Fig. 2).
+
+    pre: what runs on the input before the first conv: "none", "relu" or "bn_relu" (BN0).
+    branch_bn: the branch ends with a BN before the addition.
+    post: what runs on the sum: "none", "relu" or "bn_relu" (the End block's BN3).
+    """
+
+    pre: str
+    branch_bn: bool
+    post: str
+
+
+STANDARD_ROLE = BlockRole(pre="none", branch_bn=True, post="relu")
+START_ROLE = BlockRole(pre="none", branch_bn=True, post="none")
+
+
+def improved_roles(num_blocks: int) -> list[BlockRole]:
+    """iResNet ResStage roles: Start, Middle..., End.
+
+    The first Middle block has no BN0 (the Start block already normalised the signal); with
+    exactly two blocks the End block is that first one after Start, so it has no BN0 either
+    (official builder). A one-block stage is Start and End at once: no pre-activation, the
+    End's BN3 + ReLU on the sum (our choice; same parameters as a standard block).
+    """
+    if num_blocks == 1:
+        return [BlockRole(pre="none", branch_bn=False, post="bn_relu")]
+    roles = [START_ROLE]
+    for index in range(1, num_blocks - 1):
+        roles.append(BlockRole(pre="relu" if index == 1 else "bn_relu", branch_bn=False, post="none"))
+    roles.append(BlockRole(pre="relu" if num_blocks == 2 else "bn_relu", branch_bn=False, post="bn_relu"))
+    return roles
+
+
+def hs_conv_widths(width: int, scale: int) -> list[int]:
+    """Channels of the HS block's convs for splits 2..s: c_2 = w, c_{i+1} = w + floor(c_i / 2)
+    (HS-ResNet Eq. 1, channel-conserving reading; reference/architectures.md 3.2)."""
+    widths = [width]
+    for _ in range(scale - 2):
+        widths.append(width + widths[-1] // 2)
+    return widths
+
+
+def hs_kept_widths(width: int, scale: int) -> list[int]:
+    """Channels each split sends to the output: w, then ceil(c_i/2) for i < s, then c_s whole."""
+    convs = hs_conv_widths(width, scale)
+    return [width] + [c - c // 2 for c in convs[:-1]] + [convs[-1]]
