@@ -1,0 +1,265 @@
+"""Multi-view testing (DESIGN.md section 4): every video decoded once, its views through the
+network in chunks of TEST.BATCH_SIZE, softmax aggregated over views, FFC outputs voted.
+
+Unlike PySlowFast's test loop (reference/frameworks.md sections 1.9 and 5), the dataset yields
+one item per video (not per view), videos are sharded over ranks without the padding
+duplicates of a DistributedSampler, and a video that cannot be decoded is reported as failed
+instead of crashing collation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from video3d.data import build_test_dataset
+from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
+from video3d.engine.evaluation_report import report_results
+from video3d.engine.results import VideoResult, split_failed, summarise
+from video3d.errors import CheckpointError, DataError
+from video3d.models import build_model, ffc_vote
+from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_main_process
+from video3d.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+
+def aggregate_views(logits: torch.Tensor, method: str = "mean") -> torch.Tensor:
+    """Softmax over classes of each view's logits, then `method` (mean, sum, max) over views.
+
+    `[V, K]` (linear head) gives `[K]`; `[V, 7, K]` (FFC head) gives `[7, K]`, one distribution
+    per output, as the FFC test rule needs (DESIGN.md section 2.1).
+    """
+    probs = torch.softmax(logits.float(), dim=-1)
+    if method == "mean":
+        return probs.mean(dim=0)
+    if method == "sum":
+        return probs.sum(dim=0)
+    if method == "max":
+        return probs.amax(dim=0)
+    raise ValueError(f"unknown view ensemble method {method!r}; expected mean, sum or max")
+
+
+def video_prediction(aggregated: torch.Tensor, ffc_rule: str = "vote") -> tuple[torch.Tensor, int]:
+    """(scores `[K]`, predicted class) of one video from its view-aggregated scores.
+
+    Linear head `[K]`: the arg-max. FFC head `[7, K]`: scores = mean over the seven outputs;
+    prediction = `ffc_vote` over the outputs ("vote") or the arg-max of that mean ("mean").
+    """
+    if aggregated.dim() == 1:
+        return aggregated, int(aggregated.argmax())
+    scores = aggregated.mean(dim=0)
+    if ffc_rule == "vote":
+        return scores, int(ffc_vote(aggregated.unsqueeze(0))[0])
+    if ffc_rule == "mean":
+        return scores, int(scores.argmax())
+    raise ValueError(f"unknown FFC test rule {ffc_rule!r}; expected vote or mean")
+
+
+def shard_indices(num_videos: int, rank: int, world_size: int) -> list[int]:
+    """Videos of `rank`: r, r + W, r + 2W, ... Every video belongs to exactly one rank (no
+    DistributedSampler padding, whose duplicates PySlowFast's TestMeter warns about)."""
+    return list(range(rank, num_videos, world_size))
+
+
+class _VideoShard(Dataset):
+    """The videos at `indices` of a test dataset; a video whose loading raises becomes a failed
+    item (`views` None) so one bad file never stops the run."""
+
+    def __init__(self, dataset: Dataset, indices: list[int]):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int) -> dict:
+        index = self.indices[position]
+        try:
+            return self.dataset[index]
+        except Exception as err:  # any failure of one video is that video's result, not the run's
+            record = _record(self.dataset, index)
+            return {"views": None, "label": _field(record, "label", -1), "index": index,
+                    "video_id": _field(record, "video_id", str(index)),
+                    "error": f"{type(err).__name__}: {err}"}
+
+
+def _record(dataset: Dataset, index: int):
+    records = getattr(dataset, "records", None)
+    return records[index] if records is not None else None
+
+
+def _field(record, name: str, default):
+    if isinstance(record, dict):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+@dataclass
+class _PendingVideo:
+    item: dict
+    unsent: torch.Tensor  # views not yet through the network
+    outputs: list[torch.Tensor] = field(default_factory=list)
+
+
+def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: int,
+                   device: torch.device, channels_last: bool) -> int:
+    """Send up to `batch_size` queued views (possibly of several videos) through the network."""
+    parts, owners = [], []
+    room = batch_size
+    for video in pending:
+        if room == 0:
+            break
+        if len(video.unsent) == 0:
+            continue
+        taken, video.unsent = video.unsent[:room], video.unsent[room:]
+        parts.append(taken)
+        owners.append((video, len(taken)))
+        room -= len(taken)
+    batch = (parts[0] if len(parts) == 1 else torch.cat(parts)).to(device, non_blocking=True)
+    if channels_last:
+        batch = batch.contiguous(memory_format=torch.channels_last_3d)
+    logits = model(batch).float().cpu()
+    offset = 0
+    for video, count in owners:
+        video.outputs.append(logits[offset:offset + count])
+        offset += count
+    return offset
+
+
+def forward_views(model: nn.Module, items: Iterable[dict], batch_size: int, device: torch.device,
+                  channels_last: bool = False) -> Iterator[tuple[dict, torch.Tensor | None]]:
+    """(item, logits `[V, ...]` on the CPU) per video; `None` logits for a failed item.
+
+    Views of consecutive videos share forwards, so every forward but the last holds exactly
+    `batch_size` views whatever the views per video (30 for Kinetics, 1-3 for SSv2), and at
+    most `batch_size` + one video's views wait in memory.
+    """
+    pending: list[_PendingVideo] = []
+    queued = 0
+    for item in items:
+        if item["views"] is None:
+            yield item, None
+            continue
+        pending.append(_PendingVideo(item, item["views"]))
+        queued += len(item["views"])
+        while queued >= batch_size:
+            queued -= _forward_chunk(model, pending, batch_size, device, channels_last)
+            while pending and len(pending[0].unsent) == 0:
+                done = pending.pop(0)
+                yield done.item, torch.cat(done.outputs)
+    while queued:
+        queued -= _forward_chunk(model, pending, batch_size, device, channels_last)
+    for done in pending:
+        yield done.item, torch.cat(done.outputs)
+
+
+def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg: CfgNode,
+                    device: torch.device) -> list[VideoResult]:
+    """Results of this rank's videos `indices` (one loader item per video, views batched)."""
+    loader = DataLoader(
+        _VideoShard(dataset, indices), batch_size=None, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda",
+    )
+    results = []
+    start = time.perf_counter()
+    with torch.inference_mode():
+        views = forward_views(model, loader, cfg.TEST.BATCH_SIZE, device, cfg.MODEL.CHANNELS_LAST)
+        for item, logits in views:
+            results.append(_video_result(dataset, item, logits, cfg))
+            if len(results) % max(cfg.LOG_PERIOD, 1) == 0:
+                elapsed = time.perf_counter() - start
+                logger.info("test: %d/%d videos, %.2f videos/s", len(results), len(indices),
+                            len(results) / elapsed)
+    return results
+
+
+def _video_result(dataset: Dataset, item: dict, logits: torch.Tensor | None, cfg: CfgNode) -> VideoResult:
+    index = int(item["index"])
+    result = VideoResult(index=index, video_id=str(item["video_id"]), label=int(item["label"]),
+                         path=str(_field(_record(dataset, index), "path", "")))
+    if logits is None:
+        result.error = str(item.get("error") or "no views")
+        return result
+    aggregated = aggregate_views(logits, cfg.DATA.ENSEMBLE_METHOD)
+    result.probs, result.pred = video_prediction(aggregated, cfg.FFC.TEST_ENSEMBLE)
+    result.num_views = len(logits)
+    return result
+
+
+def gather_results(local: list[VideoResult]) -> list[VideoResult]:
+    """Every rank's results, merged in test-list order; each video must appear exactly once."""
+    merged = sorted((r for part in all_gather_objects(local) for r in part), key=lambda r: r.index)
+    indices = [r.index for r in merged]
+    if len(set(indices)) != len(indices):
+        raise RuntimeError("a test video was evaluated twice; the shards overlap")
+    return merged
+
+
+def _test_device(cfg: CfgNode) -> torch.device:
+    if cfg.NUM_GPUS > 0 and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def load_test_model(cfg: CfgNode) -> nn.Module:
+    """`build_model(cfg)` with the weights `find_test_checkpoint` picks.
+
+    No checkpoint is an error, not a warning: numbers from random weights look like results.
+    """
+    model = build_model(cfg)
+    path = find_test_checkpoint(cfg)
+    if not path:
+        raise CheckpointError(
+            f"no weights to test: TEST.CHECKPOINT_FILE_PATH is empty and {cfg.OUTPUT_DIR}/checkpoints "
+            "holds no checkpoint (train first or set TEST.CHECKPOINT_FILE_PATH)"
+        )
+    load_model_weights(model, path)
+    logger.info("testing the weights of %s", path)
+    return model.to(_test_device(cfg))
+
+
+def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
+    """Multi-view test of `cfg.TEST.SPLIT`; returns top1, top5, mean_class_acc (percent),
+    num_videos, num_views (per video) and failed (list of {video_id, path, reason}) on every
+    rank. Rank 0 writes the results file, the confusion matrix and the json_stats line.
+
+    `model` defaults to `load_test_model(cfg)`; a DDP-wrapped model is unwrapped (DDP's
+    buffer broadcast in forward would hang when ranks hold different numbers of videos).
+    """
+    if model is None:
+        model = load_test_model(cfg)
+    model = unwrap_model(model)
+    device = next(model.parameters()).device
+    dataset = build_test_dataset(cfg, split=cfg.TEST.SPLIT)
+    configured_views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+    indices = shard_indices(len(dataset), get_rank(), get_world_size())
+    logger.info(
+        "testing %d videos of split %r: %d clips x %d crops per video, %d views per forward, %d process(es)",
+        len(dataset), cfg.TEST.SPLIT, cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS,
+        cfg.TEST.BATCH_SIZE, get_world_size(),
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        local = evaluate_videos(model, dataset, indices, cfg, device)
+    finally:
+        model.train(was_training)
+    results = gather_results(local)
+    done, failed = split_failed(results)
+    view_counts = {r.num_views for r in done}
+    if len(view_counts) > 1:
+        logger.warning("test videos got different view counts %s", sorted(view_counts))
+    summary = summarise(results, max(view_counts, default=configured_views))
+    if is_main_process():
+        report_results(cfg, results, summary)
+    if not done:
+        first = f" (first: {failed[0].path or failed[0].video_id}: {failed[0].error})" if failed else ""
+        raise DataError(f"no test video could be evaluated: {len(failed)} of {len(results)} failed{first}")
+    return summary
