@@ -1,0 +1,192 @@
+"""Training / validation datasets: one base for Kinetics, SSv2 and HMDB51.
+
+The datasets differ only in how their list is read (`video3d.data.lists`) and, for SSv2, in
+the temporal sampling (TSN segments). An item is
+`{"video": float [C, T, H, W], "label": int, "index": int, "video_id": str}`.
+
+Training: a random clip, random short side in DATA.TRAIN_JITTER_SCALES, random
+DATA.TRAIN_CROP_SIZE crop, flip (label- and flow-aware), optional RandAugment / AugMix.
+Validation (`training=False`): the centre view of the test protocol, i.e. the centre clip,
+short side DATA.TEST_CROP_SIZE and the centre DATA.TEST_CROP_SIZE crop.
+
+Every random number of sample `index` in epoch `e` comes from a generator seeded with
+(RNG_SEED, e, index, attempt), so a resumed run sees the same clips with any worker count.
+A sample that cannot be decoded is logged once per path (with the reason), counted, and
+replaced by another sample drawn from the same generator; DATA.MAX_CONSECUTIVE_FAILURES
+failures in a row stop with a DataError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from torch.utils.data import Dataset
+
+from video3d.data import sampling, transforms
+from video3d.data.lists import RECORD_BUILDERS, VideoRecord, read_class_names
+from video3d.data.sources import open_source_from_cfg
+from video3d.errors import DataError, DecodeError
+from video3d.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+
+def sample_generator(seed: int, epoch: int, index: int, attempt: int = 0) -> torch.Generator:
+    """A torch generator that depends only on (seed, epoch, index, attempt)."""
+    state = np.random.SeedSequence([seed, epoch, index, attempt]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def _uniforms(generator: torch.Generator, count: int) -> list[float]:
+    return torch.rand(count, generator=generator, dtype=torch.float64).tolist()
+
+
+class VideoDataset(Dataset):
+    """Clips of the videos in `records` (see the module docstring)."""
+
+    def __init__(self, cfg: CfgNode, records: list[VideoRecord], training: bool, name: str = ""):
+        self.cfg = cfg
+        self.records = records
+        self.training = training
+        self.name = name
+        self.epoch = 0
+        self.modality = cfg.DATA.MODALITY
+        self.num_failures = 0
+        self._consecutive_failures = 0
+        self._logged_paths: set[str] = set()
+        self._augment = None
+        self.class_names = read_class_names(cfg.DATA.CLASS_NAMES_FILE) if cfg.DATA.CLASS_NAMES_FILE else None
+        self.mean, self.std = transforms.normalization_for(
+            self.modality, cfg.DATA.MEAN, cfg.DATA.STD, cfg.DATA.FLOW_MEAN, cfg.DATA.FLOW_STD)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    # ------------------------------------------------------------------ temporal sampling
+    def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None) -> list[int]:
+        """Frames of one clip: random with `generator`, the centre clip without."""
+        data = self.cfg.DATA
+        step = sampling.frame_step(data.SAMPLING_RATE, fps, data.TARGET_FPS)
+        if generator is None:
+            return sampling.test_clip_indices(num_video_frames, data.NUM_FRAMES, step, 1)[0]
+        return sampling.train_clip_indices(num_video_frames, data.NUM_FRAMES, step, _uniforms(generator, 1)[0])
+
+    def test_clips(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
+        """Frames of each of the `num_clips` test clips of a video."""
+        data = self.cfg.DATA
+        step = sampling.frame_step(data.SAMPLING_RATE, fps, data.TARGET_FPS)
+        return sampling.test_clip_indices(num_video_frames, data.NUM_FRAMES, step, num_clips)
+
+    # ------------------------------------------------------------------ one sample
+    def _load(self, record: VideoRecord, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
+        with open_source_from_cfg(self.cfg, record.path, record.num_frames) as source:
+            indices = self.clip_indices(source.num_frames, source.fps, generator)
+            frames = source.get_frames(indices)
+        clip = frames.permute(0, 3, 1, 2)  # [T, C, H, W]; channels-last memory, as resize likes
+        if generator is None:
+            size = self.cfg.DATA.TEST_CROP_SIZE
+            clip = transforms.resize_short_side(clip, size)
+            clip = transforms.crop_clip(clip, *transforms.centre_crop_box(clip.shape[-2], clip.shape[-1], size), size)
+            return transforms.normalize(clip, self.mean, self.std), record.label
+        return self._train_spatial(clip, record.label, generator)
+
+    def _train_spatial(self, clip: torch.Tensor, label: int, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+        data = self.cfg.DATA
+        u_scale, u_y, u_x, u_flip = _uniforms(generator, 4)
+        clip = transforms.resize_short_side(clip, transforms.jitter_short_side(*data.TRAIN_JITTER_SCALES, u_scale))
+        size = data.TRAIN_CROP_SIZE
+        clip = transforms.crop_clip(clip, *transforms.random_crop_box(clip.shape[-2], clip.shape[-1], size, u_y, u_x), size)
+        if data.RANDOM_FLIP and u_flip < 0.5:
+            clip = transforms.flip_clip(clip, self.modality == "flow")
+            label = transforms.flip_label(label, data.FLIP_LABEL_MAP)
+        if self.cfg.AUG.ENABLE:
+            clip = self._apply_augment(clip, generator)
+        return transforms.normalize(clip, self.mean, self.std), label
+
+    def _apply_augment(self, clip: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if self._augment is None:
+            self._augment = _build_augment(self.cfg)
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        with torch.random.fork_rng(devices=[]):  # pytorchvideo draws from the global RNG
+            torch.manual_seed(seed)
+            return self._augment(clip.contiguous())
+
+    # ------------------------------------------------------------------ failures
+    def _record_failure(self, index: int, error: DecodeError) -> None:
+        self.num_failures += 1
+        self._consecutive_failures += 1
+        if error.path not in self._logged_paths:
+            self._logged_paths.add(error.path)
+            logger.warning("skipping %s (video %d of %s): %s [%d failed samples in this process]",
+                           error.path, index, self.name or "dataset", error.reason, self.num_failures)
+        limit = self.cfg.DATA.MAX_CONSECUTIVE_FAILURES
+        if self._consecutive_failures >= limit:
+            raise DataError(
+                f"{self._consecutive_failures} samples in a row could not be decoded "
+                f"(DATA.MAX_CONSECUTIVE_FAILURES={limit}); last: {error.path}: {error.reason}. "
+                f"Check DATA.PATH_PREFIX and the list in DATA.PATH_TO_DATA_DIR"
+            )
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """`dataset[i]` uses the epoch set by `set_epoch`; the loader's sampler passes
+        (epoch, i) so that workers need no epoch state."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        current, attempt = int(index), 0
+        while True:
+            generator = sample_generator(self.cfg.RNG_SEED, epoch, index, attempt) if self.training else None
+            record = self.records[current]
+            try:
+                video, label = self._load(record, generator)
+            except DecodeError as error:
+                self._record_failure(current, error)
+                attempt += 1
+                replacement = generator or sample_generator(self.cfg.RNG_SEED, epoch, index, attempt)
+                current = int(torch.randint(len(self.records), (1,), generator=replacement))
+                continue
+            self._consecutive_failures = 0
+            return {"video": video, "label": label, "index": current, "video_id": record.video_id}
+
+
+class SegmentVideoDataset(VideoDataset):
+    """SSv2: one frame from each of DATA.NUM_FRAMES equal segments (TSN), random in training,
+    the segment middle for validation; test clip k of K takes offset (k + 0.5) / K."""
+
+    def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None) -> list[int]:
+        segments = self.cfg.DATA.NUM_FRAMES
+        if generator is None:
+            return sampling.segment_indices(num_video_frames, sampling.segment_test_positions(segments, 0, 1))
+        return sampling.segment_indices(num_video_frames, _uniforms(generator, segments))
+
+    def test_clips(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
+        segments = self.cfg.DATA.NUM_FRAMES
+        return [sampling.segment_indices(num_video_frames, sampling.segment_test_positions(segments, k, num_clips))
+                for k in range(num_clips)]
+
+
+def _build_augment(cfg: CfgNode):
+    # video3d/__init__ (already imported) aliased the torchvision module pytorchvideo needs.
+    from pytorchvideo.transforms import AugMix, RandAugment
+
+    if cfg.AUG.TYPE == "randaug":
+        return RandAugment(magnitude=cfg.AUG.MAGNITUDE, num_layers=cfg.AUG.NUM_LAYERS)
+    return AugMix(magnitude=cfg.AUG.MAGNITUDE)
+
+
+_DATASET_CLASSES = {"kinetics": VideoDataset, "ssv2": SegmentVideoDataset, "hmdb51": VideoDataset}
+
+
+def dataset_for(cfg: CfgNode, name: str, split: str, training: bool) -> VideoDataset:
+    if name not in RECORD_BUILDERS:
+        raise DataError(f"dataset {name!r} unknown; expected one of {', '.join(RECORD_BUILDERS)}")
+    records = RECORD_BUILDERS[name](cfg, split)
+    return _DATASET_CLASSES[name](cfg, records, training, name=f"{name}/{split}")
+
+
+def build_dataset(cfg: CfgNode, split: str, training: bool) -> VideoDataset:
+    """The TRAIN.DATASET dataset of list `split`: random clips with augmentation when
+    `training`, else the single deterministic centre view (per-epoch validation)."""
+    return dataset_for(cfg, cfg.TRAIN.DATASET, split, training)

@@ -1,0 +1,206 @@
+"""Video file decoders behind `FrameSource`: PyAV (default) and decord.
+
+Both open the file once and fetch any list of frame indices as one uint8 `[T, H, W, 3]`
+RGB tensor. PyAV seeks to the keyframe before the first wanted frame and decodes forward,
+seeking again only across long gaps, so it never decodes from the start when it need not;
+only the wanted frames are converted to RGB. A header that promises more frames than the
+file holds (a truncated download: shared/reference/feasibility.md section 3 reports 300
+frames announced, 140 decodable) surfaces as a `DecodeError` naming the first missing frame,
+never as a silently short clip.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import torch
+
+from video3d.data.frame_source import FrameSource
+from video3d.errors import DecodeError
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class PyAVSource(FrameSource):
+    """Frames of a video file decoded with PyAV (FFmpeg)."""
+
+    def __init__(self, path: str, threads: int = 1):
+        super().__init__(path)
+        import av
+
+        self._container = None
+        try:
+            self._container = av.open(path)
+            if not self._container.streams.video:
+                raise DecodeError(path, "no video stream")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO" if threads > 1 else "SLICE"
+            self._stream.thread_count = threads
+            rate = self._stream.average_rate or self._stream.guessed_rate
+            if not rate:
+                raise DecodeError(path, "the video stream has no frame rate")
+            self._rate = Fraction(rate)
+            self._time_base = Fraction(self._stream.time_base)
+            self._start_pts = self._stream.start_time or 0
+            self._num_frames = self._count_frames()
+            context = self._stream.codec_context
+            self._height, self._width = context.height, context.width
+        except DecodeError:
+            self.close()
+            raise
+        except Exception as error:  # av.error.* and anything FFmpeg throws at open
+            self.close()
+            raise DecodeError(path, _reason(error)) from error
+        if self._num_frames <= 0 or self._height <= 0 or self._width <= 0:
+            self.close()
+            raise DecodeError(path, f"empty video stream ({self._num_frames} frames, {self._width}x{self._height})")
+        # Re-seek when the next wanted frame lies further ahead than this (about one GOP of a
+        # typical encode); below it, decoding through is cheaper than seeking.
+        self._seek_gap = max(32, int(2 * self._rate))
+
+    def _count_frames(self) -> int:
+        if self._stream.frames > 0:
+            return int(self._stream.frames)
+        # Containers such as webm store no frame count: estimate from the duration, rounding
+        # down so that no index beyond the real end is ever promised.
+        if self._stream.duration:
+            seconds = self._stream.duration * self._time_base
+        elif self._container.duration:
+            seconds = Fraction(self._container.duration, 1_000_000)
+        else:
+            return 0
+        return math.floor(seconds * self._rate)
+
+    @property
+    def num_frames(self) -> int:
+        return self._num_frames
+
+    @property
+    def fps(self) -> float:
+        return float(self._rate)
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def channels(self) -> int:
+        return 3
+
+    def _frame_index(self, frame) -> int:
+        return round((frame.pts - self._start_pts) * self._time_base * self._rate)
+
+    def _seek(self, index: int) -> None:
+        pts = self._start_pts + math.floor(Fraction(index) / (self._rate * self._time_base))
+        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+
+    def _decode_run(self, wanted: list[int], i: int, out: dict[int, torch.Tensor]) -> int:
+        """Decode forward from the current position into `out`, starting at wanted[i].
+
+        Returns the position in `wanted` where a new seek is needed (len(wanted) when done).
+        """
+        for frame in self._container.decode(self._stream):
+            if frame.pts is None:
+                raise DecodeError(self.path, "a decoded frame has no timestamp")
+            index = self._frame_index(frame)
+            while i < len(wanted) and wanted[i] < index:
+                i += 1  # passed without being decoded: left missing, reported by get_frames
+            if i == len(wanted):
+                return i
+            if index == wanted[i]:
+                out[index] = torch.from_numpy(frame.to_ndarray(format="rgb24"))
+                i += 1
+                if i == len(wanted):
+                    return i
+            if wanted[i] - index > self._seek_gap:
+                return i
+        return len(wanted)  # end of stream: whatever is still wanted does not exist
+
+    def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
+        if self._container is None:
+            raise DecodeError(self.path, "the source is closed")
+        out: dict[int, torch.Tensor] = {}
+        i = 0
+        try:
+            while i < len(wanted):
+                self._seek(wanted[i])
+                i = self._decode_run(wanted, i, out)
+        except DecodeError:
+            raise
+        except Exception as error:  # corrupt packets: av.error.InvalidDataError and friends
+            raise DecodeError(self.path, f"decoding failed near frame {wanted[min(i, len(wanted) - 1)]}: {_reason(error)}") from error
+        return out
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class DecordSource(FrameSource):
+    """Frames of a video file decoded with decord (optional dependency)."""
+
+    def __init__(self, path: str, threads: int = 1):
+        super().__init__(path)
+        try:
+            import decord
+        except ImportError as error:
+            raise DecodeError(path, "DATA.DECODING_BACKEND decord needs the decord package") from error
+        try:
+            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
+            self._num_frames = len(self._reader)
+            self._fps = float(self._reader.get_avg_fps())
+        except Exception as error:  # decord raises RuntimeError / DECORDError
+            self._reader = None
+            raise DecodeError(path, _reason(error)) from error
+        if self._num_frames <= 0 or self._fps <= 0:
+            self.close()
+            raise DecodeError(path, f"empty video stream ({self._num_frames} frames at {self._fps} fps)")
+        self._shape: tuple[int, int] | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return self._num_frames
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    def _frame_shape(self) -> tuple[int, int]:
+        if self._shape is None:
+            self._shape = tuple(self.get_frames([0]).shape[1:3])
+        return self._shape
+
+    @property
+    def height(self) -> int:
+        return self._frame_shape()[0]
+
+    @property
+    def width(self) -> int:
+        return self._frame_shape()[1]
+
+    @property
+    def channels(self) -> int:
+        return 3
+
+    def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
+        if self._reader is None:
+            raise DecodeError(self.path, "the source is closed")
+        try:
+            batch = torch.from_numpy(self._reader.get_batch(wanted).asnumpy())
+        except Exception as error:
+            raise DecodeError(self.path, f"decoding frames {wanted[0]}..{wanted[-1]} failed: {_reason(error)}") from error
+        if batch.shape[0] != len(wanted):
+            raise DecodeError(self.path, f"decord returned {batch.shape[0]} of {len(wanted)} frames")
+        self._shape = (batch.shape[1], batch.shape[2])
+        return dict(zip(wanted, batch.unbind(0), strict=True))
+
+    def close(self) -> None:
+        self._reader = None

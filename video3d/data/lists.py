@@ -1,0 +1,174 @@
+"""Dataset lists -> `VideoRecord`s. The formats (data_prep/build_lists.py writes them):
+
+Kinetics-style lists, `DATA.PATH_TO_DATA_DIR/{split}.csv` (split = train, val, test), one
+video per line, fields separated by DATA.PATH_LABEL_SEPARATOR (default a space); paths are
+relative to DATA.PATH_PREFIX and may themselves contain the separator (the numeric fields
+are split off from the right):
+
+    DATA.FORMAT video:   <path> <label>                e.g. `abseiling/x0Ab_000010.mp4 0`
+    DATA.FORMAT frames:  <dir> <num_frames> <label>    e.g. `abseiling/x0Ab_000010 300 0`
+
+`num_frames` is the folder's RGB frame count N (flow folders hold N - 1 pairs). Labels are
+0-based integers < MODEL.NUM_CLASSES. DATA.CLASS_NAMES_FILE (optional) holds one class name
+per line, line i naming label i. Blank lines are ignored.
+
+SSv2: the official json files in DATA.SSV2_LABELS_DIR (`something-something-v2-labels.json`,
+`-train.json`, `-validation.json`; split train -> train, val and test -> validation); the
+label is the id of the entry's template with `[` `]` removed. Videos are
+`<PATH_PREFIX>/<id>.webm` (format video) or `<PATH_PREFIX>/<id>/` (format frames).
+
+HMDB51: the official split files `<class>_test_split<DATA.SPLIT_ID>.txt` in
+DATA.PATH_TO_DATA_DIR, lines `<video>.avi <id>` (1 train, 2 test, 0 unused); classes sorted
+alphabetically, 0-based. Split train takes id 1, val and test id 2. Videos are
+`<PATH_PREFIX>/<class>/<video>.avi` (format video) or `<PATH_PREFIX>/<class>/<video stem>/`
+(format frames, the mmaction2 rawframe layout).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+
+from fvcore.common.config import CfgNode
+
+from video3d.errors import DataError
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video of a dataset: `num_frames` is known for frame lists, else None."""
+
+    video_id: str
+    path: str
+    label: int
+    num_frames: int | None = None
+
+
+def _read_lines(path: str) -> list[tuple[int, str]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [(n, line.rstrip("\r\n")) for n, line in enumerate(handle, 1) if line.strip()]
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the list: {error.strerror or error}") from error
+
+
+def _parse_int(text: str, what: str, where: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DataError(f"{where}: {what} {text!r} is not an integer") from None
+
+
+def _check_label(label: int, num_classes: int, where: str) -> int:
+    if not 0 <= label < num_classes:
+        raise DataError(f"{where}: label {label} outside [0, MODEL.NUM_CLASSES={num_classes})")
+    return label
+
+
+def _video_id(relative_path: str) -> str:
+    return os.path.splitext(relative_path)[0] if "." in os.path.basename(relative_path) else relative_path
+
+
+def read_list(list_path: str, fmt: str, prefix: str, num_classes: int, separator: str = " ") -> list[VideoRecord]:
+    """Records of a Kinetics-style list (format in the module docstring)."""
+    fields = 2 if fmt == "video" else 3
+    expected = "<path> <label>" if fmt == "video" else "<dir> <num_frames> <label>"
+    records = []
+    for number, line in _read_lines(list_path):
+        where = f"{list_path}:{number}"
+        parts = line.strip().rsplit(separator, fields - 1)
+        if len(parts) != fields or not parts[0]:
+            raise DataError(f"{where}: expected '{expected}', got {line!r}")
+        label = _check_label(_parse_int(parts[-1], "label", where), num_classes, where)
+        num_frames = _parse_int(parts[1], "num_frames", where) if fmt == "frames" else None
+        records.append(VideoRecord(_video_id(parts[0]), os.path.join(prefix, parts[0]), label, num_frames))
+    if not records:
+        raise DataError(f"{list_path}: the list is empty")
+    return records
+
+
+def read_class_names(path: str) -> list[str]:
+    return [line.strip() for _, line in _read_lines(path)]
+
+
+def kinetics_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
+    list_path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{split}.csv")
+    if not os.path.isfile(list_path):
+        raise DataError(f"{list_path}: list for split {split!r} not found (DATA.PATH_TO_DATA_DIR)")
+    return read_list(list_path, cfg.DATA.FORMAT, cfg.DATA.PATH_PREFIX, cfg.MODEL.NUM_CLASSES,
+                     cfg.DATA.PATH_LABEL_SEPARATOR)
+
+
+def _load_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error} (DATA.SSV2_LABELS_DIR)") from error
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid json: {error}") from error
+
+
+def ssv2_template_label(template: str, labels: dict[str, str], where: str) -> int:
+    """Label id of an SSv2 template: the brackets around placeholders are removed first."""
+    name = template.replace("[", "").replace("]", "")
+    if name not in labels:
+        raise DataError(f"{where}: template {name!r} is not in something-something-v2-labels.json")
+    return int(labels[name])
+
+
+def ssv2_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
+    folder = cfg.DATA.SSV2_LABELS_DIR
+    labels = _load_json(os.path.join(folder, "something-something-v2-labels.json"))
+    part = "train" if split == "train" else "validation"
+    entries_path = os.path.join(folder, f"something-something-v2-{part}.json")
+    records = []
+    for entry in _load_json(entries_path):
+        where = f"{entries_path} entry {entry.get('id')!r}"
+        if "id" not in entry or "template" not in entry:
+            raise DataError(f"{where}: needs 'id' and 'template'")
+        label = _check_label(ssv2_template_label(entry["template"], labels, where), cfg.MODEL.NUM_CLASSES, where)
+        video_id = str(entry["id"])
+        name = video_id + ".webm" if cfg.DATA.FORMAT == "video" else video_id
+        records.append(VideoRecord(video_id, os.path.join(cfg.DATA.PATH_PREFIX, name), label))
+    if not records:
+        raise DataError(f"{entries_path}: no videos")
+    return records
+
+
+HMDB51_SPLIT_IDS = {"train": 1, "val": 2, "test": 2}
+
+
+def hmdb51_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
+    folder, split_id = cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.SPLIT_ID
+    if split_id not in (1, 2, 3):
+        raise DataError(f"DATA.SPLIT_ID must be 1, 2 or 3 for HMDB51, got {split_id}")
+    if split not in HMDB51_SPLIT_IDS:
+        raise DataError(f"HMDB51 split {split!r} unknown; expected one of {', '.join(HMDB51_SPLIT_IDS)}")
+    suffix = f"_test_split{split_id}.txt"
+    files = sorted(glob.glob(os.path.join(glob.escape(folder), "*" + suffix)))
+    if not files:
+        raise DataError(f"{folder}: no HMDB51 split files *{suffix} (DATA.PATH_TO_DATA_DIR)")
+    classes = sorted(os.path.basename(f)[: -len(suffix)] for f in files)
+    if len(classes) > cfg.MODEL.NUM_CLASSES:
+        raise DataError(f"{folder}: {len(classes)} classes but MODEL.NUM_CLASSES is {cfg.MODEL.NUM_CLASSES}")
+    records = []
+    for label, name in enumerate(classes):
+        split_file = os.path.join(folder, name + suffix)
+        for number, line in _read_lines(split_file):
+            parts = line.strip().rsplit(None, 1)
+            if len(parts) != 2:
+                raise DataError(f"{split_file}:{number}: expected '<video>.avi <0|1|2>', got {line!r}")
+            if _parse_int(parts[1], "split id", f"{split_file}:{number}") != HMDB51_SPLIT_IDS[split]:
+                continue
+            stem = os.path.splitext(parts[0])[0]
+            relative = os.path.join(name, parts[0] if cfg.DATA.FORMAT == "video" else stem)
+            records.append(VideoRecord(stem, os.path.join(cfg.DATA.PATH_PREFIX, relative), label))
+    if not records:
+        raise DataError(f"{folder}: no {split} videos in the split-{split_id} files")
+    return records
+
+
+RECORD_BUILDERS = {"kinetics": kinetics_records, "ssv2": ssv2_records, "hmdb51": hmdb51_records}

@@ -1,0 +1,82 @@
+"""DataLoader construction: global batch split over processes, resumable sampler.
+
+TRAIN.BATCH_SIZE is the global batch: each of the world_size processes loads
+BATCH_SIZE // world_size clips per step. The sampler's order of epoch e is a permutation
+seeded by (RNG_SEED + e), padded to a multiple of the world size and dealt out by rank
+(as torch's DistributedSampler does), so `set_loader_epoch(loader, e, skip_batches=k)`
+after a restart resumes exactly at batch k of epoch e. The sampler yields (epoch, index)
+pairs, so the dataset's random draws follow the epoch even with persistent workers.
+"""
+
+from __future__ import annotations
+
+import torch
+from fvcore.common.config import CfgNode
+from torch.utils.data import DataLoader, Sampler
+
+from video3d.data.datasets import build_dataset
+from video3d.errors import ConfigError
+from video3d.utils.distributed import get_rank, get_world_size
+
+
+class ResumableSampler(Sampler):
+    """Shuffled (or ordered) indices of this rank for one epoch, optionally skipping a prefix."""
+
+    def __init__(self, size: int, shuffle: bool, seed: int = 0, num_replicas: int = 1, rank: int = 0):
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} outside [0, {num_replicas})")
+        self.size, self.shuffle, self.seed = size, shuffle, seed
+        self.num_replicas, self.rank = num_replicas, rank
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Use epoch `epoch`'s order and drop this rank's first `skip` samples."""
+        self.epoch, self.skip = int(epoch), int(skip)
+
+    def rank_indices(self) -> list[int]:
+        """This rank's indices of the current epoch, before skipping."""
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+        else:
+            order = list(range(self.size))
+        per_rank = -(-self.size // self.num_replicas)
+        padded = order + order[: per_rank * self.num_replicas - self.size]
+        return padded[self.rank :: self.num_replicas]
+
+    def __iter__(self):
+        return iter([(self.epoch, index) for index in self.rank_indices()[self.skip :]])
+
+    def __len__(self) -> int:
+        return max(-(-self.size // self.num_replicas) - self.skip, 0)
+
+
+def per_process_batch_size(global_batch: int, world_size: int) -> int:
+    if global_batch % world_size:
+        raise ConfigError(f"TRAIN.BATCH_SIZE {global_batch} is not divisible by the {world_size} processes")
+    return global_batch // world_size
+
+
+def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
+    """Batches `{"video": [B, C, T, H, W], "label": [B], "index": [B], "video_id": list}` of
+    `build_dataset(cfg, split, training)`; shuffled and drop_last when `training`."""
+    dataset = build_dataset(cfg, split, training)
+    world_size = get_world_size()
+    sampler = ResumableSampler(len(dataset), shuffle=training, seed=cfg.RNG_SEED,
+                               num_replicas=world_size, rank=get_rank())
+    workers = cfg.DATA_LOADER.NUM_WORKERS
+    return DataLoader(
+        dataset,
+        batch_size=per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size),
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
+        drop_last=training,
+        persistent_workers=False,
+        prefetch_factor=2 if workers > 0 else None,
+    )
+
+
+def set_loader_epoch(loader: DataLoader, epoch: int, skip_batches: int = 0) -> None:
+    """Fix `loader`'s order to epoch `epoch` and skip the `skip_batches` batches already done."""
+    loader.sampler.set_epoch(epoch, skip_batches * loader.batch_size)
+    loader.dataset.set_epoch(epoch)

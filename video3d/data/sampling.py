@@ -1,0 +1,74 @@
+"""Which frames a clip reads: pure functions, tested with exact values.
+
+Clips are `NUM_FRAMES` frames `SAMPLING_RATE` apart *at DATA.TARGET_FPS* (PySlowFast's
+convention, shared/reference/frameworks.md 1.8): in a source at `fps` the step is
+`SAMPLING_RATE * fps / TARGET_FPS` source frames, so a 16x4 clip covers the same 2.1 s
+whatever the file's rate. Frame k of a clip starting at `start` is
+`round(start + k * step)`, clamped to the last frame: videos shorter than the clip repeat
+their last frame. Random draws come in as numbers in [0, 1) so the arithmetic stays pure.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def frame_step(sampling_rate: int, fps: float, target_fps: float) -> float:
+    """Distance in source frames between consecutive clip frames."""
+    return sampling_rate * fps / target_fps
+
+
+def clip_slack(num_video_frames: int, num_frames: int, step: float) -> float:
+    """How far (in source frames) a clip's start can move and still end inside the video."""
+    return max(num_video_frames - 1 - (num_frames - 1) * step, 0.0)
+
+
+def _round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def clip_indices(start: float, num_frames: int, step: float, num_video_frames: int) -> list[int]:
+    """Frame indices of a clip starting at `start`, clamped to [0, num_video_frames - 1]."""
+    last = num_video_frames - 1
+    return [min(max(_round_half_up(start + k * step), 0), last) for k in range(num_frames)]
+
+
+def train_clip_indices(num_video_frames: int, num_frames: int, step: float, u: float) -> list[int]:
+    """A training clip whose start is `u` (uniform in [0, 1)) of the way through the slack."""
+    return clip_indices(u * clip_slack(num_video_frames, num_frames, step), num_frames, step, num_video_frames)
+
+
+def test_clip_starts(num_video_frames: int, num_frames: int, step: float, num_clips: int) -> list[float]:
+    """Starts of `num_clips` test clips spaced evenly from the start to the end of the video:
+    the first starts at frame 0 and the last ends on the last frame (the offset variant of
+    PySlowFast, also MMAction2's; frameworks.md section 5). One clip is centred."""
+    slack = clip_slack(num_video_frames, num_frames, step)
+    if num_clips == 1:
+        return [slack / 2]
+    return [slack * i / (num_clips - 1) for i in range(num_clips)]
+
+
+def test_clip_indices(num_video_frames: int, num_frames: int, step: float, num_clips: int) -> list[list[int]]:
+    """Frame indices of every test clip (see `test_clip_starts`)."""
+    starts = test_clip_starts(num_video_frames, num_frames, step, num_clips)
+    return [clip_indices(s, num_frames, step, num_video_frames) for s in starts]
+
+
+def segment_bounds(num_video_frames: int, num_segments: int) -> list[tuple[int, int]]:
+    """TSN segments as inclusive (first, last) frames: the video cut into `num_segments`
+    equal parts (PySlowFast `ssv2.py::get_seq_frames`); a short video repeats frames."""
+    size = (num_video_frames - 1) / num_segments
+    return [(_round_half_up(size * i), _round_half_up(size * (i + 1))) for i in range(num_segments)]
+
+
+def segment_indices(num_video_frames: int, positions: list[float]) -> list[int]:
+    """One frame per segment, at relative `positions[i]` in [0, 1) of segment i (len(positions)
+    segments). Training draws the positions at random (TSN); testing uses `segment_test_positions`."""
+    bounds = segment_bounds(num_video_frames, len(positions))
+    return [first + min(math.floor(p * (last - first + 1)), last - first) for (first, last), p in zip(bounds, positions, strict=True)]
+
+
+def segment_test_positions(num_segments: int, clip: int, num_clips: int) -> list[float]:
+    """Relative positions of test clip `clip` of `num_clips`: one clip takes the middle of
+    each segment; several clips take evenly spread offsets (MMAction2's test mode)."""
+    return [(clip + 0.5) / num_clips] * num_segments

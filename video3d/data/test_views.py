@@ -1,0 +1,71 @@
+"""Multi-view test items: one item per video, decoded once.
+
+All TEST.NUM_ENSEMBLE_VIEWS clips' frames are fetched in one `get_frames` call (the union of
+their indices), resized once to short side DATA.TEST_CROP_SIZE, normalised once, and cut
+into TEST.NUM_SPATIAL_CROPS square crops per clip. PySlowFast decodes the file once per view
+(30 times; shared/reference/frameworks.md 1.9). Item:
+`{"views": float [V, C, T, S, S] or None, "label", "index", "video_id", "error": None or str}`
+with V = clips x crops, view v = clip v // crops, crop v % crops. A video that cannot be
+decoded gives `views=None` and the reason in "error"; it never raises.
+"""
+
+from __future__ import annotations
+
+import torch
+from fvcore.common.config import CfgNode
+from torch.utils.data import Dataset
+
+from video3d.data import transforms
+from video3d.data.datasets import VideoDataset, dataset_for
+from video3d.data.sources import open_source_from_cfg
+from video3d.errors import DecodeError
+from video3d.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+
+class MultiViewTestDataset(Dataset):
+    """Wraps a (validation-mode) VideoDataset: its records, sampling policy and normalisation."""
+
+    def __init__(self, base: VideoDataset):
+        self.base = base
+        self.cfg = base.cfg
+        self.records = base.records
+        self.class_names = base.class_names
+        self.num_clips = self.cfg.TEST.NUM_ENSEMBLE_VIEWS
+        self.num_crops = self.cfg.TEST.NUM_SPATIAL_CROPS
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _views(self, index: int) -> torch.Tensor:
+        record = self.records[index]
+        with open_source_from_cfg(self.cfg, record.path, record.num_frames) as source:
+            clips = self.base.test_clips(source.num_frames, source.fps, self.num_clips)
+            union = sorted({i for clip in clips for i in clip})
+            frames = source.get_frames(union)
+        size = self.cfg.DATA.TEST_CROP_SIZE
+        resized = transforms.resize_short_side(frames.permute(0, 3, 1, 2), size)
+        boxes = transforms.test_crop_boxes(resized.shape[-2], resized.shape[-1], size, self.num_crops)
+        normalised = transforms.normalize(resized, self.base.mean, self.base.std)  # [C, U, H, W]
+        position = {frame: k for k, frame in enumerate(union)}
+        views = []
+        for clip in clips:
+            clip_frames = normalised[:, [position[i] for i in clip]]
+            views.extend(clip_frames[..., top : top + size, left : left + size] for top, left in boxes)
+        return torch.stack(views)
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.records[index]
+        item = {"views": None, "label": record.label, "index": index, "video_id": record.video_id, "error": None}
+        try:
+            item["views"] = self._views(index)
+        except DecodeError as error:
+            logger.warning("test video %s failed: %s", error.path, error.reason)
+            item["error"] = f"{error.path}: {error.reason}"
+        return item
+
+
+def build_test_dataset(cfg: CfgNode, split: str) -> MultiViewTestDataset:
+    """The TEST.DATASET videos of list `split`, one multi-view item per video."""
+    return MultiViewTestDataset(dataset_for(cfg, cfg.TEST.DATASET, split, training=False))
