@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 
 from fvcore.common.config import CfgNode
 
+from video3d.engine.distributed import destroy_distributed, init_distributed, process_info
+from video3d.engine.trainer import TrainComponents, seed_everything, train
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -13,14 +15,31 @@ logger = get_logger(__name__)
 
 def env_rank() -> int:
     """Global rank from torchrun (RANK) or SLURM (SLURM_PROCID); 0 for a single process."""
-    for key in ("RANK", "SLURM_PROCID"):
-        if key in os.environ:
-            return int(os.environ[key])
-    return 0
+    return process_info().rank
 
 
-def run_job(cfg: CfgNode) -> None:
-    if cfg.TRAIN.ENABLE:
-        logger.info("training: the training engine is not built yet (issue 6); skipping")
-    if cfg.TEST.ENABLE:
-        logger.info("testing: the multi-view evaluator is not built yet (issue 7); skipping")
+def _run_test(cfg: CfgNode) -> dict | None:
+    if importlib.util.find_spec("video3d.engine.evaluator") is None:
+        logger.warning("testing skipped: video3d.engine.evaluator is not installed in this tree")
+        return None
+    from video3d.engine.evaluator import run_test
+
+    return run_test(cfg)
+
+
+def run_job(cfg: CfgNode, components: TrainComponents | None = None) -> dict:
+    """Join the process group, seed, train and/or test, leave the group.
+
+    Returns {"train": per-epoch history, "test": the evaluator's metrics} for the jobs that ran.
+    """
+    info = init_distributed(cfg)
+    results: dict = {}
+    try:
+        seed_everything(cfg.RNG_SEED, info.rank)
+        if cfg.TRAIN.ENABLE:
+            results["train"] = train(cfg, components)
+        if cfg.TEST.ENABLE:
+            results["test"] = _run_test(cfg)
+    finally:
+        destroy_distributed()
+    return results

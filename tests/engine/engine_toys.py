@@ -1,0 +1,87 @@
+"""Tiny stand-ins for the models and data layers, injected into the trainer through
+`TrainComponents`: an in-memory clip dataset whose sample i of epoch e is a pure function of
+(seed, e, i), loaded through the real `ResumableSampler` / `set_loader_epoch`, and a
+three-layer network with optional BN and dropout. Also used by `engine_toy_run.py`."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from video3d.config import load_config
+from video3d.data import ResumableSampler, set_loader_epoch
+from video3d.data.loader import per_process_batch_size
+from video3d.engine.trainer import TrainComponents
+from video3d.models import training_logits
+from video3d.utils.distributed import get_rank, get_world_size
+
+SPLIT_SIZES = {"train": 24, "val": 8}
+CLIP_SHAPE = (3, 4, 8, 8)
+
+# A toy run: CPU, no workers, 6 steps of 4 clips per epoch, a json_stats line per step.
+TOY_OPTS = [
+    "NUM_GPUS", "0", "TEST.ENABLE", "False", "DATA_LOADER.NUM_WORKERS", "0", "MODEL.NUM_CLASSES", "4",
+    "MODEL.DROPOUT_RATE", "0.0", "TRAIN.BATCH_SIZE", "4", "SOLVER.BASE_BATCH_SIZE", "4", "SOLVER.BASE_LR", "0.1",
+    "SOLVER.LR_POLICY", "cosine", "SOLVER.MAX_EPOCH", "2", "SOLVER.WARMUP_EPOCHS", "0.0", "LOG_PERIOD", "1",
+    "MODEL.MODEL_NAME", "toy",
+]
+
+
+def toy_cfg(output_dir: str, *opts: str):
+    return load_config(None, [*TOY_OPTS, "OUTPUT_DIR", output_dir, *opts])
+
+
+class ToyClips(Dataset):
+    """Clip of class (index % K): a fixed class pattern plus noise drawn from (seed, epoch, index)."""
+
+    def __init__(self, size: int, num_classes: int, seed: int):
+        self.size, self.num_classes, self.seed, self.epoch = size, num_classes, seed, 0
+        self.patterns = torch.randn((num_classes, *CLIP_SHAPE), generator=torch.Generator().manual_seed(1234))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        noise_gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 10_007 + index)
+        label = index % self.num_classes
+        video = self.patterns[label] + 0.8 * torch.randn(CLIP_SHAPE, generator=noise_gen)
+        return {"video": video, "label": label, "index": index, "video_id": f"toy{index}"}
+
+
+class ToyNet(nn.Module):
+    def __init__(self, num_classes: int, dropout: float, batchnorm: bool):
+        super().__init__()
+        self.conv = nn.Conv3d(CLIP_SHAPE[0], 6, kernel_size=3, padding=1)
+        self.norm = nn.BatchNorm3d(6) if batchnorm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(6, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.norm(self.conv(x))).mean(dim=(2, 3, 4))
+        return self.fc(self.dropout(x))
+
+
+def build_toy_model(cfg) -> nn.Module:
+    return ToyNet(cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE, batchnorm=cfg.MODEL.MODEL_NAME == "toy_bn")
+
+
+def build_toy_loader(cfg, split: str, training: bool) -> DataLoader:
+    dataset = ToyClips(SPLIT_SIZES[split], cfg.MODEL.NUM_CLASSES, cfg.RNG_SEED)
+    sampler = ResumableSampler(len(dataset), shuffle=training, seed=cfg.RNG_SEED,
+                               num_replicas=get_world_size(), rank=get_rank())
+    batch = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, get_world_size())
+    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=0, drop_last=training)
+
+
+def load_toy_weights(model: nn.Module, state_dict: dict, inflate_method=None) -> dict:
+    model.load_state_dict(state_dict)
+    return {"loaded": sorted(state_dict), "inflate_method": inflate_method}
+
+
+def toy_components() -> TrainComponents:
+    return TrainComponents(build_toy_model, build_toy_loader, set_loader_epoch, training_logits, load_toy_weights)

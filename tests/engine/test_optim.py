@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from video3d.config import get_cfg
+from video3d.engine.optim import (
+    build_optimizer,
+    learning_rate,
+    lr_at_epoch,
+    param_groups,
+    steps_with_relative_lrs,
+)
+
+
+def _cfg(**solver):
+    cfg = get_cfg()
+    for key, value in solver.items():
+        setattr(cfg.SOLVER, key, value)
+    return cfg
+
+
+def test_step_policy_factors_at_the_boundaries():
+    steps, lrs = [0, 30, 60, 80], [1.0, 0.1, 0.01, 0.001]
+    assert steps_with_relative_lrs(0.0, steps, lrs) == 1.0
+    assert steps_with_relative_lrs(29.999, steps, lrs) == 1.0
+    assert steps_with_relative_lrs(30.0, steps, lrs) == 0.1
+    assert steps_with_relative_lrs(79.5, steps, lrs) == 0.01
+    assert steps_with_relative_lrs(89.9, steps, lrs) == 0.001
+
+
+def test_iresnet_recipe_scales_linearly_with_the_global_batch():
+    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=64)
+    cfg.TRAIN.BATCH_SIZE = 128  # twice the base batch: twice the LR
+    assert lr_at_epoch(cfg, 0.0) == pytest.approx(0.2, abs=1e-12)
+    assert lr_at_epoch(cfg, 30.0) == pytest.approx(0.02, abs=1e-12)
+    assert lr_at_epoch(cfg, 60.5) == pytest.approx(0.002, abs=1e-12)
+    assert lr_at_epoch(cfg, 85.0) == pytest.approx(0.0002, abs=1e-12)
+
+
+def test_linear_warmup_reaches_the_policy_value_at_its_end():
+    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=64, WARMUP_EPOCHS=5.0, WARMUP_START_LR=0.01)
+    cfg.TRAIN.BATCH_SIZE = 128
+    assert lr_at_epoch(cfg, 0.0) == pytest.approx(0.02, abs=1e-12)
+    assert lr_at_epoch(cfg, 2.5) == pytest.approx(0.11, abs=1e-12)  # halfway from 0.02 to 0.2
+    assert lr_at_epoch(cfg, 5.0) == pytest.approx(0.2, abs=1e-12)
+
+
+def test_cosine_values():
+    kwargs = {"policy": "cosine", "base_lr": 0.1, "max_epoch": 10, "cosine_end_lr": 0.0}
+    assert learning_rate(0.0, **kwargs) == pytest.approx(0.1, abs=1e-12)
+    assert learning_rate(5.0, **kwargs) == pytest.approx(0.05, abs=1e-12)
+    assert learning_rate(2.5, **kwargs) == pytest.approx(0.05 * (math.cos(math.pi / 4) + 1), abs=1e-12)
+    assert learning_rate(10.0, **kwargs) == pytest.approx(0.0, abs=1e-12)
+    assert learning_rate(10.0, **{**kwargs, "cosine_end_lr": 0.001}) == pytest.approx(0.001, abs=1e-12)
+
+
+def test_cosine_with_warmup_at_a_fractional_epoch():
+    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=8, LR_POLICY="cosine", MAX_EPOCH=10, WARMUP_EPOCHS=1.0,
+               WARMUP_START_LR=0.01)
+    cfg.TRAIN.BATCH_SIZE = 8
+    end_of_warmup = 0.05 * (math.cos(math.pi / 10) + 1)
+    # iteration 3 of an 8-iteration epoch: fractional epoch 0.375
+    assert lr_at_epoch(cfg, 3 / 8) == pytest.approx(0.01 + (end_of_warmup - 0.01) * 0.375, abs=1e-12)
+    assert lr_at_epoch(cfg, 1.0) == pytest.approx(end_of_warmup, abs=1e-12)
+
+
+def test_no_weight_decay_on_bn_and_biases():
+    model = nn.Sequential(nn.Conv3d(3, 4, 3), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4, 2))
+    decay, no_decay = param_groups(model, 1e-4, zero_wd_1d=True)
+    assert [p.ndim for p in decay["params"]] == [5, 2]
+    assert len(no_decay["params"]) == 4 and no_decay["weight_decay"] == 0.0
+    assert len(param_groups(model, 1e-4, zero_wd_1d=False)) == 1
+
+
+def test_build_optimizer_sgd_settings():
+    cfg = _cfg(MOMENTUM=0.9, NESTEROV=True, WEIGHT_DECAY=5e-4)
+    optimizer = build_optimizer(nn.Linear(3, 2), cfg)
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert optimizer.param_groups[0]["momentum"] == 0.9 and optimizer.param_groups[0]["nesterov"]
+    assert optimizer.param_groups[0]["weight_decay"] == 5e-4

@@ -1,0 +1,109 @@
+"""Optimiser and learning-rate schedule.
+
+The LR is a pure function of the fractional epoch (epoch + iteration / iterations per
+epoch), so a resumed run sets exactly the LR an uninterrupted run would have set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from video3d.errors import ConfigError
+
+
+def lr_scale(batch_size: int, base_batch_size: int) -> float:
+    """Linear scaling rule (Goyal et al. 2017): the LR grows with the global batch."""
+    return batch_size / base_batch_size
+
+
+def steps_with_relative_lrs(epoch: float, steps: Sequence[float], lrs: Sequence[float]) -> float:
+    """Factor of the last step that has started (`steps` ascending, `steps[0]` = 0)."""
+    factor = lrs[0]
+    for start, value in zip(steps, lrs, strict=True):
+        if epoch >= start:
+            factor = value
+    return factor
+
+
+def cosine(epoch: float, max_epoch: float, base: float, end: float) -> float:
+    """Half a cosine from `base` at epoch 0 to `end` at `max_epoch`."""
+    return end + (base - end) * (math.cos(math.pi * epoch / max_epoch) + 1.0) * 0.5
+
+
+def learning_rate(
+    epoch: float,
+    *,
+    policy: str,
+    base_lr: float,
+    max_epoch: float,
+    steps: Sequence[float] = (0,),
+    lrs: Sequence[float] = (1.0,),
+    cosine_end_lr: float = 0.0,
+    warmup_epochs: float = 0.0,
+    warmup_start_lr: float = 0.0,
+) -> float:
+    """LR at fractional `epoch`: the policy, after a linear warm-up from `warmup_start_lr`
+    to the policy's value at `warmup_epochs` (PySlowFast's rule)."""
+
+    def policy_lr(at: float) -> float:
+        if policy == "steps_with_relative_lrs":
+            return base_lr * steps_with_relative_lrs(at, steps, lrs)
+        if policy == "cosine":
+            return cosine(at, max_epoch, base_lr, cosine_end_lr)
+        raise ConfigError(f"config key SOLVER.LR_POLICY is {policy!r}; expected steps_with_relative_lrs or cosine")
+
+    if epoch < warmup_epochs:
+        end = policy_lr(warmup_epochs)
+        return warmup_start_lr + (end - warmup_start_lr) * epoch / warmup_epochs
+    return policy_lr(epoch)
+
+
+def lr_at_epoch(cfg: CfgNode, epoch: float) -> float:
+    """The config's LR at fractional `epoch`, every SOLVER LR scaled by the global batch."""
+    scale = lr_scale(cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE)
+    return learning_rate(
+        epoch,
+        policy=cfg.SOLVER.LR_POLICY,
+        base_lr=cfg.SOLVER.BASE_LR * scale,
+        max_epoch=cfg.SOLVER.MAX_EPOCH,
+        steps=cfg.SOLVER.STEPS,
+        lrs=cfg.SOLVER.LRS,
+        cosine_end_lr=cfg.SOLVER.COSINE_END_LR * scale,
+        warmup_epochs=cfg.SOLVER.WARMUP_EPOCHS,
+        warmup_start_lr=cfg.SOLVER.WARMUP_START_LR * scale,
+    )
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def param_groups(model: nn.Module, weight_decay: float, zero_wd_1d: bool) -> list[dict]:
+    """Two groups: decayed weights, and (when `zero_wd_1d`) BN / LayerNorm parameters and
+    biases without weight decay."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if zero_wd_1d and param.ndim <= 1 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def build_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
+    """SGD (momentum, optional Nesterov) or AdamW; the LR is set per step by the schedule."""
+    groups = param_groups(model, cfg.SOLVER.WEIGHT_DECAY, cfg.SOLVER.ZERO_WD_1D_PARAM)
+    lr = lr_at_epoch(cfg, 0.0)
+    if cfg.SOLVER.OPTIMIZING_METHOD == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.SOLVER.MOMENTUM, nesterov=cfg.SOLVER.NESTEROV)
+    if cfg.SOLVER.OPTIMIZING_METHOD == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ConfigError(f"config key SOLVER.OPTIMIZING_METHOD is {cfg.SOLVER.OPTIMIZING_METHOD!r}; expected sgd or adamw")

@@ -1,0 +1,277 @@
+"""The training loop: one screen of loop (`Trainer.train` / `run_epoch` / `run_step`), everything
+else hung on it as hooks (video3d.engine.hooks).
+
+Exact resume: the data order and augmentation of a sample are functions of (seed, epoch,
+index) (data layer); the global RNGs are reseeded from (seed, epoch, rank) at each epoch
+start and checkpoints store the position, the RNG states and the optimiser state, so a run
+resumed from a mid-epoch checkpoint continues with the same batches, mixup draws and dropout
+masks as the run that was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from video3d.engine import checkpoint as ckpt
+from video3d.engine.distributed import get_device, process_info
+from video3d.engine.hooks import Hook, default_hooks
+from video3d.engine.losses import soft_target_cross_entropy, training_targets
+from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
+from video3d.engine.optim import build_optimizer
+from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
+from video3d.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+
+@dataclass
+class TrainComponents:
+    """What the loop builds from other layers; tests inject tiny stand-ins."""
+
+    build_model: Callable[[CfgNode], nn.Module]
+    build_loader: Callable[[CfgNode, str, bool], Iterable]
+    set_loader_epoch: Callable[[Any, int, int], None]
+    training_logits: Callable[[torch.Tensor, CfgNode], torch.Tensor]
+    load_pretrained: Callable[..., dict]
+
+
+def default_components() -> TrainComponents:
+    from video3d.data import build_loader, set_loader_epoch
+    from video3d.models import build_model, load_pretrained, training_logits
+
+    return TrainComponents(build_model, build_loader, set_loader_epoch, training_logits, load_pretrained)
+
+
+def seed_everything(*seed_parts: int) -> None:
+    """Seed python, numpy and torch from a tuple of integers (e.g. seed, epoch, rank)."""
+    import random
+
+    seed = int(np.random.SeedSequence([int(p) for p in seed_parts]).generate_state(1)[0])
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _timed(batches: Iterator) -> Iterator[tuple[Any, float]]:
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        yield batch, time.perf_counter() - start
+
+
+class Trainer:
+    def __init__(self, cfg: CfgNode, components: TrainComponents | None = None, hooks: list[Hook] | None = None):
+        self.cfg = cfg
+        self.components = components or default_components()
+        self.device = get_device(cfg, process_info().local_rank)
+        self.model = self.components.build_model(cfg).to(self.device)
+        self.optimizer = build_optimizer(self.model, cfg)
+        amp = cfg.TRAIN.MIXED_PRECISION and self.device.type == "cuda"
+        self.amp_dtype = getattr(torch, cfg.TRAIN.AMP_DTYPE) if amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        if cfg.TRAIN.MIXED_PRECISION and not amp:
+            logger.info("TRAIN.MIXED_PRECISION needs a GPU; training in float32 on %s", self.device)
+        self.train_loader = self.components.build_loader(cfg, cfg.TRAIN.SPLIT, True)
+        self._val_loader = None
+        self.hooks = default_hooks(cfg) if hooks is None else hooks
+        self.meter = TrainMeter(cfg.LOG_PERIOD)
+        self.start_epoch, self.start_iter, self.global_step = 0, 0, 0
+        self.epoch, self.iteration, self.epoch_iters, self.lr = 0, 0, 1, 0.0
+        self.history: list[dict] = []
+        self.epoch_record: dict = {}
+        self.best_top1_err: float | None = None
+        self.step_stats: dict = {}
+        self.stepped = False
+        self.improved = False
+        self._resume_rng: dict | None = None
+        self._resume_meter: dict | None = None
+        self._restore()
+        self.model = self._wrap(self.model)
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> list[dict]:
+        """Train from the start (or resume) position to SOLVER.MAX_EPOCH; returns the epoch history."""
+        try:
+            self._call("before_train")
+            for epoch in range(self.start_epoch, self.cfg.SOLVER.MAX_EPOCH):
+                self.epoch = epoch
+                self.run_epoch()
+        finally:
+            self._call("after_train")
+        return self.history
+
+    def run_epoch(self) -> None:
+        skip = self.start_iter if self.epoch == self.start_epoch else 0
+        self.epoch_iters = self._epoch_length(skip)
+        batches = iter(self.train_loader)
+        self._start_epoch_state()
+        self.model.train()
+        self.iteration = skip
+        self._call("before_epoch")
+        for self.iteration, (batch, dt_data) in enumerate(_timed(batches), start=skip):
+            self._call("before_step")
+            start = time.perf_counter()
+            self.step_stats = self.run_step(batch)
+            self.meter.update(**self.step_stats["meter"], dt_data=dt_data, dt_net=time.perf_counter() - start)
+            self._call("after_step")
+        self.epoch_record = {"epoch": self.epoch + 1, "lr": self.lr,
+                             **{f"train_{k}": v for k, v in self.meter.epoch_stats().items()}}
+        self.history.append(self.epoch_record)
+        self.improved = False  # set by validation on a new best top-1
+        self._call("after_epoch")
+
+    def run_step(self, batch: dict) -> dict:
+        videos = batch["video"].to(self.device, non_blocking=True)
+        labels = batch["label"].to(self.device, non_blocking=True)
+        videos, targets, mixed = training_targets(videos, labels, self.cfg)
+        accum = self.cfg.TRAIN.ACCUM_STEPS
+        self.stepped = (self.iteration + 1) % accum == 0 or self.iteration + 1 == self.epoch_iters
+        sync = contextlib.nullcontext() if self.stepped or not is_distributed() else self.model.no_sync()
+        with sync:
+            with self.autocast():
+                logits = self.components.training_logits(self.model(videos), self.cfg)
+                loss = soft_target_cross_entropy(logits, targets)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.epoch + 1}, "
+                                         f"iteration {self.iteration + 1}; try a lower SOLVER.BASE_LR")
+            self.scaler.scale(loss / accum).backward()
+        grad_norm = self._optimizer_step() if self.stepped else None
+        top1, top5 = (None, None) if mixed else topk_correct(logits.detach(), labels)
+        reduced = all_reduce_sum([loss.item() * len(labels), len(labels), top1 or 0, top5 or 0], self.device)
+        samples = reduced[1]
+        return {"grad_norm": grad_norm, "meter": {
+            "loss": reduced[0] / samples, "samples": samples,
+            "top1_correct": None if mixed else reduced[2], "top5_correct": None if mixed else reduced[3]}}
+
+    # ------------------------------------------------------------------ pieces of a step
+    def _optimizer_step(self) -> float | None:
+        grad_norm = None
+        if self.cfg.TRAIN.CLIP_GRAD_NORM > 0:
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.TRAIN.CLIP_GRAD_NORM))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.global_step += 1
+        return grad_norm
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    @property
+    def val_loader(self) -> Iterable:
+        if self._val_loader is None:
+            self._val_loader = self.components.build_loader(self.cfg, self.cfg.TEST.SPLIT, False)
+        return self._val_loader
+
+    def _epoch_length(self, skip: int) -> int:
+        """Batches in the full epoch; the loader is then positioned after the first `skip`."""
+        self.components.set_loader_epoch(self.train_loader, self.epoch, 0)
+        length = len(self.train_loader)
+        if skip:
+            self.components.set_loader_epoch(self.train_loader, self.epoch, skip)
+        return max(length, 1)
+
+    def _start_epoch_state(self) -> None:
+        """Global RNGs from (seed, epoch, rank) and a fresh meter, or the RNG states and epoch
+        totals saved mid-epoch when resuming."""
+        seed_everything(self.cfg.RNG_SEED, self.epoch, get_rank())
+        self.meter.reset()
+        if self._resume_rng is not None:
+            ckpt.restore_rng_state(self._resume_rng)
+            self._resume_rng = None
+        if self._resume_meter is not None:
+            self.meter.load_state_dict(self._resume_meter)
+            self._resume_meter = None
+
+    def _call(self, event: str) -> None:
+        for hook in self.hooks:
+            getattr(hook, event)(self)
+
+    # ------------------------------------------------------------------ model set-up and checkpoints
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if get_world_size() == 1:
+            return model
+        if self.cfg.BN.NORM_TYPE == "sync_batchnorm":
+            if self.device.type == "cuda":
+                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            else:
+                logger.warning("BN.NORM_TYPE sync_batchnorm needs GPUs; keeping per-process BatchNorm on the CPU")
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+    def checkpoint_state(self, epoch: int, iteration: int) -> dict:
+        """Everything needed to continue at batch `iteration` of epoch `epoch` (collective call)."""
+        rng_states = all_gather_objects(ckpt.capture_rng_state())
+        return {
+            "model_state": ckpt.unwrap_model(self.model).state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "scheduler_state": {"policy": self.cfg.SOLVER.LR_POLICY, "lr": self.lr},
+            "scaler_state": self.scaler.state_dict(),
+            "epoch": epoch,
+            "iteration": iteration,
+            "global_step": self.global_step,
+            "rng_state": rng_states[0],
+            "rng_states_per_rank": rng_states,
+            "meter_state": self.meter.state_dict() if iteration else {},
+            "history": list(self.history),
+            "best_top1_err": self.best_top1_err,
+            "cfg": self.cfg.dump(),
+        }
+
+    def _restore(self) -> None:
+        """Resume from the newest complete checkpoint (TRAIN.AUTO_RESUME), else load initial weights."""
+        path = None
+        if self.cfg.TRAIN.AUTO_RESUME:
+            if get_rank() == 0 and ckpt.remove_stale_temp_files(self.cfg):
+                logger.info("removed temp files of an interrupted checkpoint save")
+            path = all_gather_objects(ckpt.latest_checkpoint(self.cfg))[0]  # rank 0 decides
+        if path:
+            self._load_training_state(path)
+        elif self.cfg.TRAIN.CHECKPOINT_FILE_PATH:
+            self._load_initial_weights(self.cfg.TRAIN.CHECKPOINT_FILE_PATH)
+
+    def _load_training_state(self, path: str) -> None:
+        state = ckpt.load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(ckpt.model_state_dict(state, path))
+        self.optimizer.load_state_dict(state["optimizer_state"])
+        if state.get("scaler_state") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler_state"])
+        self.start_epoch, self.start_iter = int(state["epoch"]), int(state["iteration"])
+        self.global_step = int(state.get("global_step", 0))
+        self.history = list(state.get("history", []))
+        self.best_top1_err = state.get("best_top1_err")
+        if self.start_iter:  # mid-epoch: continue the RNG streams and epoch totals where they were
+            per_rank = state.get("rng_states_per_rank") or [state["rng_state"]]
+            self._resume_rng = per_rank[get_rank()] if len(per_rank) == get_world_size() else per_rank[0]
+            self._resume_meter = state.get("meter_state") or None
+        logger.info("resumed from %s at epoch %d, iteration %d", path, self.start_epoch + 1, self.start_iter)
+
+    def _load_initial_weights(self, path: str) -> None:
+        state = ckpt.load_checkpoint(path)
+        method = self.cfg.TRAIN.CHECKPOINT_INFLATE_METHOD if self.cfg.TRAIN.CHECKPOINT_INFLATE else None
+        report = self.components.load_pretrained(self.model, ckpt.model_state_dict(state, path), inflate_method=method)
+        logger.info("initial weights from %s: %s", path, report)
+        if not self.cfg.TRAIN.CHECKPOINT_EPOCH_RESET and "epoch" in state:
+            self.start_epoch = int(state["epoch"])
+            if "optimizer_state" in state:
+                self.optimizer.load_state_dict(state["optimizer_state"])
+
+
+def train(cfg: CfgNode, components: TrainComponents | None = None) -> list[dict]:
+    """Build everything from `cfg` and train; returns the per-epoch history."""
+    return Trainer(cfg, components).train()
