@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from data_prep.ensure_synthetic import ensure_synthmotion  # noqa: E402
 from video3d.config import dump_config, load_config  # noqa: E402
 from video3d.engine.launch import env_rank, run_job  # noqa: E402
 from video3d.errors import Video3DError  # noqa: E402
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
             dump_config(cfg, cfg.OUTPUT_DIR)
         setup_logging(cfg.OUTPUT_DIR, rank)
+        ensure_synthmotion(cfg, rank)
         run_job(cfg)
     except Video3DError as err:
         print(f"error: {err}", file=sys.stderr)

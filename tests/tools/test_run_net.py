@@ -10,7 +10,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 RUN_NET = str(ROOT / "tools" / "run_net.py")
 DEMO = str(ROOT / "configs" / "demo" / "synthmotion_iresnet3d_ffc.yaml")
-NO_JOBS = ["TRAIN.ENABLE", "False", "TEST.ENABLE", "False"]
+NO_JOBS = ["TRAIN.ENABLE", "False", "TEST.ENABLE", "False", "SYNTHMOTION.ENABLE", "False"]
 
 
 def run(*args):

@@ -76,6 +76,16 @@ _C.DATA.SPLIT_ID = 1  # HMDB51 official split number: 1, 2 or 3
 _C.DATA.SSV2_LABELS_DIR = ""  # folder of the SSv2 json files (labels, train, validation)
 _C.DATA.MAX_CONSECUTIVE_FAILURES = 20  # unreadable samples in a row before the loader stops
 
+# ----------------------------------------------------------------------------- SYNTHMOTION
+_C.SYNTHMOTION = CfgNode()
+_C.SYNTHMOTION.ENABLE = False  # tools/run_net.py generates SynthMotion into DATA.PATH_TO_DATA_DIR if missing
+_C.SYNTHMOTION.NUM_TRAIN = 320  # training videos (balanced over the 8 classes)
+_C.SYNTHMOTION.NUM_VAL = 96  # validation videos
+_C.SYNTHMOTION.SEED = 0  # generator seed (same seed, same bytes)
+_C.SYNTHMOTION.SIZE = 96  # frame side in pixels
+_C.SYNTHMOTION.FRAMES = 60  # frames per video (at 30 fps)
+_C.SYNTHMOTION.NUM_BROKEN = 0  # broken files (truncated, empty, garbage) mixed into each list
+
 # ----------------------------------------------------------------------------- DATA_LOADER
 _C.DATA_LOADER = CfgNode()
 _C.DATA_LOADER.NUM_WORKERS = 2  # data-loading worker processes per training process
