@@ -50,8 +50,8 @@ def report_results(cfg: CfgNode, results: Sequence[VideoResult], summary: Mappin
     """Log each failed video once, the metrics, and write the results file and confusion PNG."""
     done, failed = split_failed(results)
     for video in failed:
-        logger.warning("test video %s failed and is excluded: %s (%s)", video.video_id, video.error,
-                       video.path or "no path")
+        where = "" if not video.path or video.path in video.error else f" ({video.path})"
+        logger.warning("test video %s failed and is excluded: %s%s", video.video_id, video.error, where)
     num_classes = cfg.MODEL.NUM_CLASSES
     class_names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, num_classes)
     path = results_path(cfg)
