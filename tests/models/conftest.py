@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from video3d.config import load_config
 from video3d.models import build_model
@@ -40,3 +41,20 @@ def count_params():
             model = build_model(cfg)
         return sum(p.numel() for p in model.parameters())
     return count
+
+
+def randomise_bn(module: nn.Module) -> nn.Module:
+    """Random BN statistics and affine parameters, eval mode: no branch is silently identity
+    (timm zero-inits the last BN gamma of each block)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 1.5)
+    return module.eval()
+
+
+@pytest.fixture
+def randomise():
+    return randomise_bn

@@ -7,6 +7,7 @@ from functools import partial
 import pytest
 import torch
 import torch.nn.functional as F
+from timm.layers import SplitAttn as SplitAttnReference
 from torch import nn
 
 from video3d.models import build_model
@@ -17,17 +18,6 @@ from video3d.models.splat import SplatBottleneck, SplitAttn, attention_width
 
 norm = partial(nn.BatchNorm3d)
 FIRST_MIDDLE = BlockRole(pre="relu", branch_bn=False, post="none")
-
-
-def randomise(module: nn.Module) -> nn.Module:
-    """Random BN statistics and affine parameters, eval mode: no branch is silently identity."""
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-            m.running_mean.uniform_(-0.3, 0.3)
-            m.running_var.uniform_(0.5, 1.5)
-    return module.eval()
 
 
 def test_improved_roles_place_start_middle_and_end_blocks():
@@ -60,7 +50,7 @@ def test_iresnet50_bn_inventory_per_stage():
     assert bn_count(model) == bn_count(baseline) == 53
 
 
-def test_iresnet_stage_ends_with_bn_relu_and_start_block_has_no_relu():
+def test_iresnet_stage_ends_with_bn_relu_and_start_block_has_no_relu(randomise):
     torch.manual_seed(0)
     roles = improved_roles(3)
     start = randomise(Bottleneck(8, 4, 4, norm, roles[0], downsample=nn.Sequential(
@@ -73,7 +63,7 @@ def test_iresnet_stage_ends_with_bn_relu_and_start_block_has_no_relu():
 
 
 @pytest.mark.parametrize("official", [False, True])
-def test_first_middle_block_shortcut_carries_x_or_relu_x_with_the_quirk_flag(official):
+def test_first_middle_block_shortcut_carries_x_or_relu_x_with_the_quirk_flag(official, randomise):
     torch.manual_seed(0)
     block = randomise(Bottleneck(16, 4, 4, norm, FIRST_MIDDLE, relu_shortcut=official))
     x = torch.randn(2, 16, 3, 5, 5)
@@ -118,7 +108,7 @@ def test_hs_conv_conserves_channels_including_odd_widths(width, scale):
     assert sum(hs_kept_widths(width, scale)) == width * scale
 
 
-def test_hs_with_two_splits_is_identity_then_one_conv():
+def test_hs_with_two_splits_is_identity_then_one_conv(randomise):
     torch.manual_seed(0)
     conv = randomise(HSConv(3, 2, norm))
     x = torch.randn(2, 6, 3, 5, 5)
@@ -128,7 +118,7 @@ def test_hs_with_two_splits_is_identity_then_one_conv():
         torch.testing.assert_close(out[:, 3:], conv.convs[0](x[:, 3:]))
 
 
-def test_hs_strided_block_equals_pool_plus_one_grouped_conv():
+def test_hs_strided_block_equals_pool_plus_one_grouped_conv(randomise):
     torch.manual_seed(0)
     width, scale, stride = 4, 5, (2, 2, 2)
     conv = randomise(HSConv(width, scale, norm, temporal_kernel=3, stride=stride))
@@ -150,12 +140,11 @@ def test_attention_width_follows_the_official_reduction():
 
 
 @pytest.mark.parametrize(("radix", "cardinality"), [(4, 2), (2, 1), (1, 4)])
-def test_split_attention_equals_timm_radix_major_layout(radix, cardinality):
-    timm_layers = pytest.importorskip("timm.layers")
+def test_split_attention_equals_timm_radix_major_layout(radix, cardinality, randomise):
     torch.manual_seed(0)
     channels = 64
     ours = randomise(SplitAttn(channels, norm, radix, cardinality, temporal_kernel=3))
-    reference = timm_layers.SplitAttn(channels, channels, kernel_size=3, padding=1, groups=cardinality,
+    reference = SplitAttnReference(channels, channels, kernel_size=3, padding=1, groups=cardinality,
                                       radix=radix, norm_layer=nn.BatchNorm2d)
     randomise(reference)
     ours_state = ours.state_dict()
