@@ -1,0 +1,149 @@
+"""Frame sources: PyAV and decord agree, frames are the ones asked for, bad files fail cleanly."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from conftest import frame_index_of, write_video
+
+from video3d.data import open_source
+from video3d.data.decoders import PyAVSource
+from video3d.errors import DecodeError
+
+GOOD = [("land_30.mp4", 90, 48, 64, 30.0), ("port_25.mp4", 75, 96, 64, 25.0), ("odd_30.mp4", 40, 37, 53, 30.0),
+        ("short_30.mp4", 5, 48, 64, 30.0), ("with space -x.mp4", 30, 48, 64, 30.0)]
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+@pytest.mark.parametrize(("name", "frames", "height", "width", "fps"), GOOD)
+def test_metadata_of_generated_videos(video_dir, backend, name, frames, height, width, fps):
+    with open_source(os.path.join(video_dir, name), backend=backend) as source:
+        assert (source.num_frames, source.height, source.width, source.channels) == (frames, height, width, 3)
+        assert source.fps == pytest.approx(fps)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_get_frames_returns_asked_indices_in_order_with_repeats(video_dir, backend):
+    indices = [70, 3, 3, 0, 89, 41, 40, 88]
+    with open_source(os.path.join(video_dir, "land_30.mp4"), backend=backend) as source:
+        frames = source.get_frames(indices)
+    assert frames.dtype == torch.uint8 and frames.shape == (len(indices), 48, 64, 3)
+    assert [frame_index_of(f) for f in frames] == indices
+
+
+@pytest.mark.parametrize("name", ["land_30.mp4", "port_25.mp4", "odd_30.mp4"])
+def test_pyav_and_decord_return_identical_frames(video_dir, name):
+    path = os.path.join(video_dir, name)
+    with open_source(path, backend="pyav") as pyav_source, open_source(path, backend="decord") as decord_source:
+        last = pyav_source.num_frames - 1
+        indices = [0, 1, last // 3, last // 2, last - 1, last, 2]
+        assert torch.equal(pyav_source.get_frames(indices), decord_source.get_frames(indices))
+
+
+def test_pyav_matches_full_sequential_decode_on_textured_video(tmp_path):
+    import av
+
+    path = write_video(str(tmp_path / "noise.mp4"), 100, 32, 48, fps=30, gop=12, noise=True)
+    with av.open(path) as container:
+        reference = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    indices = [95, 13, 12, 50, 99, 0, 61]
+    with open_source(path) as source:
+        frames = source.get_frames(indices)
+    for frame, index in zip(frames, indices, strict=True):
+        assert np.array_equal(frame.numpy(), reference[index])
+
+
+def _count_decoded_frames(monkeypatch) -> list[int]:
+    seen: list[int] = []
+    original = PyAVSource._frame_index
+
+    def counting(self, frame):
+        index = original(self, frame)
+        seen.append(index)
+        return index
+
+    monkeypatch.setattr(PyAVSource, "_frame_index", counting)
+    return seen
+
+
+def test_pyav_seeks_to_keyframe_instead_of_decoding_from_start(tmp_path, monkeypatch):
+    path = write_video(str(tmp_path / "long.mp4"), 300, 32, 48, fps=30, gop=30)
+    seen = _count_decoded_frames(monkeypatch)
+    with open_source(path) as source:
+        frames = source.get_frames([250, 254, 258])
+    assert [frame_index_of(f) for f in frames] == [250, 254, 258]
+    assert min(seen) >= 240 and len(seen) <= 30  # from the keyframe at 240, not from 0
+
+
+def test_pyav_seeks_again_across_a_long_gap(tmp_path, monkeypatch):
+    path = write_video(str(tmp_path / "long.mp4"), 300, 32, 48, fps=30, gop=30)
+    seen = _count_decoded_frames(monkeypatch)
+    with open_source(path) as source:
+        frames = source.get_frames([2, 280])
+    assert [frame_index_of(f) for f in frames] == [2, 280]
+    assert len(seen) < 60  # about 3 + 11 frames, not 281
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+@pytest.mark.parametrize("name", ["empty.mp4", "not_a_video.mp4", "truncated.mp4", "missing.mp4"])
+def test_unopenable_files_raise_decode_error_with_path(video_dir, backend, name):
+    path = os.path.join(video_dir, name)
+    with pytest.raises(DecodeError) as info:
+        with open_source(path, backend=backend) as source:
+            source.get_frames([0])
+    assert info.value.path == path and info.value.reason
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_truncated_faststart_file_fails_beyond_the_cut(video_dir, backend):
+    """The header survives and promises 120 frames; the data stops part-way."""
+    path = os.path.join(video_dir, "truncated_faststart.mp4")
+    with pytest.raises(DecodeError) as info:
+        with open_source(path, backend=backend) as source:
+            source.get_frames([0, source.num_frames - 1])
+    assert info.value.path == path
+
+
+def test_pyav_truncated_file_still_serves_frames_before_the_cut(video_dir):
+    with open_source(os.path.join(video_dir, "truncated_faststart.mp4")) as source:
+        assert source.num_frames == 120
+        assert source.get_frames([0, 5]).shape == (2, 48, 64, 3)
+
+
+def test_out_of_range_and_empty_requests_raise(video_dir):
+    with open_source(os.path.join(video_dir, "short_30.mp4")) as source:
+        with pytest.raises(DecodeError, match="outside"):
+            source.get_frames([5])
+        with pytest.raises(DecodeError, match="no frame"):
+            source.get_frames([])
+
+
+def test_pyav_closes_container_on_exit_and_on_error(video_dir):
+    with open_source(os.path.join(video_dir, "land_30.mp4")) as source:
+        source.get_frames([1])
+    assert source._container is None
+    with pytest.raises(DecodeError, match="closed"):
+        source.get_frames([1])
+    with pytest.raises(DecodeError), open_source(os.path.join(video_dir, "truncated_faststart.mp4")) as broken:
+        broken.get_frames([119])
+    assert broken._container is None
+
+
+def test_decode_error_pickles_for_worker_processes():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(DecodeError("/a b/c.mp4", "bad")))
+    assert (error.path, error.reason, str(error)) == ("/a b/c.mp4", "bad", "/a b/c.mp4: bad")
+
+
+def test_decord_frame_width_quirk_surfaces_as_decode_error(tmp_path):
+    """decord 0.6.0 cannot copy frames 48 pixels wide; the failure must stay a DecodeError."""
+    path = write_video(str(tmp_path / "w48.mp4"), 4, 48, 48)
+    with open_source(path) as source:
+        assert source.get_frames([0]).shape == (1, 48, 48, 3)
+    try:
+        with open_source(path, backend="decord") as source:
+            source.get_frames([0])
+    except DecodeError as error:
+        assert error.path == path
