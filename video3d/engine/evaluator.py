@@ -202,19 +202,21 @@ def gather_results(local: list[VideoResult]) -> list[VideoResult]:
     return merged
 
 
-def _test_device(cfg: CfgNode) -> torch.device:
+def inference_device(cfg: CfgNode) -> torch.device:
+    """The GPU of this process when NUM_GPUS > 0 and one exists, else the CPU."""
     if cfg.NUM_GPUS > 0 and torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
 
-def load_test_model(cfg: CfgNode) -> nn.Module:
-    """`build_model(cfg)` with the weights `find_test_checkpoint` picks.
+def load_test_model(cfg: CfgNode, checkpoint: str | None = None) -> nn.Module:
+    """`build_model(cfg)` with the weights of `checkpoint`, by default the ones
+    `find_test_checkpoint` picks (TEST.CHECKPOINT_FILE_PATH, else best, else newest).
 
     No checkpoint is an error, not a warning: numbers from random weights look like results.
     """
     model = build_model(cfg)
-    path = find_test_checkpoint(cfg)
+    path = checkpoint or find_test_checkpoint(cfg)
     if not path:
         raise CheckpointError(
             f"no weights to test: TEST.CHECKPOINT_FILE_PATH is empty and {cfg.OUTPUT_DIR}/checkpoints "
@@ -222,7 +224,7 @@ def load_test_model(cfg: CfgNode) -> nn.Module:
         )
     load_model_weights(model, path)
     logger.info("testing the weights of %s", path)
-    return model.to(_test_device(cfg))
+    return model.to(inference_device(cfg))
 
 
 def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
