@@ -33,11 +33,13 @@ def toy_cfg(output_dir: str, *opts: str):
 
 
 class ToyClips(Dataset):
-    """Clip of class (index % K): a fixed class pattern plus noise drawn from (seed, epoch, index)."""
+    """Clip of class (index % K): a per-channel class offset plus noise drawn from (seed, epoch, index)."""
 
     def __init__(self, size: int, num_classes: int, seed: int):
         self.size, self.num_classes, self.seed, self.epoch = size, num_classes, seed, 0
-        self.patterns = torch.randn((num_classes, *CLIP_SHAPE), generator=torch.Generator().manual_seed(1234))
+        # A per-channel offset per class: survives the toy network's global average pooling.
+        offsets = torch.randn((num_classes, CLIP_SHAPE[0]), generator=torch.Generator().manual_seed(1234))
+        self.patterns = offsets[:, :, None, None, None].expand(-1, *CLIP_SHAPE)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -1,0 +1,128 @@
+"""The train loop on a toy model and in-memory clips (injected through TrainComponents)."""
+
+import json
+import os
+
+import pytest
+import torch
+from engine_toys import ToyNet, toy_cfg, toy_components
+
+from video3d.engine import checkpoint as ckpt
+from video3d.engine.hooks import Hook, default_hooks
+from video3d.engine.optim import lr_at_epoch
+from video3d.engine.trainer import Trainer, seed_everything
+from video3d.utils.logging import setup_logging
+
+
+@pytest.fixture(autouse=True)
+def one_thread(tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    setup_logging(str(tmp_path), 0)
+    yield
+    torch.set_num_threads(threads)
+    setup_logging(None, 0)
+
+
+def _train(output_dir, *opts, hooks=None) -> Trainer:
+    cfg = toy_cfg(str(output_dir), *opts)
+    seed_everything(cfg.RNG_SEED, 0)
+    trainer = Trainer(cfg, toy_components(), hooks=None if hooks is None else [*default_hooks(cfg), *hooks])
+    trainer.train()
+    return trainer
+
+
+class RecordLR(Hook):
+    def __init__(self):
+        self.seen = []
+
+    def after_step(self, trainer):
+        self.seen.append((trainer.epoch, trainer.iteration, trainer.optimizer.param_groups[0]["lr"]))
+
+
+def test_train_and_val_loss_decrease(tmp_path):
+    history = _train(tmp_path, "SOLVER.MAX_EPOCH", "4", "SOLVER.LR_POLICY", "steps_with_relative_lrs",
+                     "SOLVER.STEPS", "[0]", "SOLVER.LRS", "[1.0]", "SOLVER.BASE_LR", "0.2").history
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+
+
+def test_lr_follows_the_schedule_at_every_iteration(tmp_path):
+    recorder = RecordLR()
+    trainer = _train(tmp_path, "SOLVER.WARMUP_EPOCHS", "0.5", "SOLVER.WARMUP_START_LR", "0.02", hooks=[recorder])
+    assert len(recorder.seen) == 12
+    for epoch, iteration, lr in recorder.seen:
+        assert lr == pytest.approx(lr_at_epoch(trainer.cfg, epoch + iteration / 6), abs=1e-12)
+    assert recorder.seen[0][2] == pytest.approx(0.02)
+
+
+def test_checkpoints_files_and_contents(tmp_path):
+    _train(tmp_path, "TRAIN.CHECKPOINT_ITERS", "4", "MODEL.MODEL_NAME", "toy_bn")
+    folder = tmp_path / "checkpoints"
+    assert sorted(os.listdir(folder)) == ["checkpoint_best.pyth", "checkpoint_epoch_00001.pyth",
+                                          "checkpoint_epoch_00002.pyth", "checkpoint_last.pyth"]
+    state = ckpt.load_checkpoint(str(folder / "checkpoint_epoch_00002.pyth"))
+    assert {"model_state", "optimizer_state", "scheduler_state", "scaler_state", "epoch", "iteration",
+            "rng_state", "cfg", "history"} <= set(state)
+    assert (state["epoch"], state["iteration"], state["global_step"]) == (2, 0, 12)
+    assert "norm.running_mean" in state["model_state"]
+    assert "MAX_EPOCH: 2" in state["cfg"]
+    last = ckpt.load_checkpoint(str(folder / "checkpoint_last.pyth"))
+    assert (last["epoch"], last["iteration"], last["global_step"]) == (1, 6, 12)  # step 12 = end of epoch 2
+    model = ToyNet(4, 0.0, batchnorm=True)
+    ckpt.load_model_weights(model, str(folder / "checkpoint_best.pyth"))
+
+
+def test_logs_plots_and_tensorboard(tmp_path):
+    _train(tmp_path, "TENSORBOARD.ENABLE", "True", "LOG_PERIOD", "4")
+    epochs = [json.loads(line.split("json_stats: ")[1]) for line in open(tmp_path / "json_stats.log")]
+    assert [(s["_type"], s["epoch"]) for s in epochs] == [("train_epoch", "1/2"), ("val_epoch", "1/2"),
+                                                          ("train_epoch", "2/2"), ("val_epoch", "2/2")]
+    assert epochs[1]["view"] == "val (1 centre view)" and "RAM" in epochs[0]
+    log = (tmp_path / "stdout.log").read_text()
+    iters = [json.loads(line.split("json_stats: ")[1]) for line in log.splitlines() if '"train_iter"' in line]
+    assert [s["iter"] for s in iters] == ["4/6", "6/6"] * 2  # every LOG_PERIOD and at the epoch end
+    assert {"loss", "lr", "top1_err", "top5_err", "dt", "dt_data", "dt_net", "eta", "RAM"} <= set(iters[0])
+    assert "val (1 centre view), epoch 2" in log
+    png = (tmp_path / "plots" / "training_curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "runs"))
+
+
+def test_auto_resume_skips_a_torn_checkpoint_and_continues(tmp_path):
+    _train(tmp_path, "SOLVER.MAX_EPOCH", "1", "TRAIN.CHECKPOINT_ITERS", "3")
+    newest = tmp_path / "checkpoints" / "checkpoint_epoch_00001.pyth"
+    newest.write_bytes(newest.read_bytes()[:300])
+    trainer = Trainer(toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", "2"), toy_components())
+    warnings = [line for line in (tmp_path / "stdout.log").read_text().splitlines() if "[WARNING]" in line]
+    assert len(warnings) == 1 and "checkpoint_epoch_00001.pyth" in warnings[0]
+    assert (trainer.start_epoch, trainer.start_iter) == (0, 6)  # the rolling one, at the end of epoch 1
+    history = trainer.train()
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert ckpt.load_checkpoint(str(newest))["epoch"] == 1  # rewritten whole
+
+
+def test_gradient_accumulation_equals_one_big_batch(tmp_path):
+    constant = ["SOLVER.LR_POLICY", "steps_with_relative_lrs", "SOLVER.STEPS", "[0]", "SOLVER.LRS", "[1.0]",
+                "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"]
+    small = _train(tmp_path / "a", *constant, "TRAIN.BATCH_SIZE", "4", "TRAIN.ACCUM_STEPS", "2")
+    big = _train(tmp_path / "b", *constant, "TRAIN.BATCH_SIZE", "8", "SOLVER.BASE_BATCH_SIZE", "8")
+    assert small.global_step == big.global_step == 3
+    for mine, theirs in zip(small.model.parameters(), big.model.parameters(), strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-6)
+
+
+def test_gradient_clipping_reports_the_norm(tmp_path):
+    trainer = _train(tmp_path, "TRAIN.CLIP_GRAD_NORM", "0.01", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0")
+    assert trainer.step_stats["grad_norm"] > 0.01  # the norm before clipping
+
+
+def test_initial_weights_from_checkpoint_file_path(tmp_path):
+    source = ToyNet(4, 0.0, batchnorm=False)
+    path = str(tmp_path / "init.pyth")
+    ckpt.save_checkpoint(path, {"model_state": source.state_dict(), "epoch": 5})
+    cfg = toy_cfg(str(tmp_path / "run"), "TRAIN.CHECKPOINT_FILE_PATH", path, "TRAIN.CHECKPOINT_INFLATE", "True")
+    trainer = Trainer(cfg, toy_components())
+    assert torch.equal(trainer.model.fc.weight, source.fc.weight)
+    assert trainer.start_epoch == 0  # TRAIN.CHECKPOINT_EPOCH_RESET
