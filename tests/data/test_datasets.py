@@ -161,3 +161,15 @@ def test_frame_list_count_beyond_folder_is_a_failed_sample(small_cfg, tmp_path, 
     item = build_dataset(cfg, "train", False)[0]
     assert item["video_id"] == "good"
     assert any("missing frame file" in r.getMessage() for r in video3d_caplog.records)
+
+
+@pytest.mark.parametrize("kind", ["randaug", "augmix"])
+def test_pytorchvideo_augmentation_is_deterministic_per_sample(small_cfg, video_dir, tmp_path, kind):
+    cfg = _kinetics(small_cfg, video_dir, tmp_path, GOOD_LINES)
+    plain = build_dataset(cfg.clone(), "train", True)
+    cfg.AUG.ENABLE, cfg.AUG.TYPE = True, kind
+    first, second = build_dataset(cfg, "train", True), build_dataset(cfg, "train", True)
+    augmented = [first[(epoch, 0)]["video"] for epoch in range(3)]
+    assert all(torch.equal(a, second[(epoch, 0)]["video"]) for epoch, a in enumerate(augmented))
+    assert augmented[0].shape == plain[(0, 0)]["video"].shape
+    assert any(not torch.equal(a, plain[(epoch, 0)]["video"]) for epoch, a in enumerate(augmented))

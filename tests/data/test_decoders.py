@@ -147,3 +147,13 @@ def test_decord_frame_width_quirk_surfaces_as_decode_error(tmp_path):
             source.get_frames([0])
     except DecodeError as error:
         assert error.path == path
+
+
+def test_webm_without_frame_count_decodes_to_its_last_frame(tmp_path):
+    """webm stores no frame count: PyAV estimates it from the duration; both backends agree."""
+    path = write_video(str(tmp_path / "ssv2.webm"), 50, 48, 64, fps=30, codec="libvpx-vp9")
+    with open_source(path) as pyav_source, open_source(path, backend="decord") as decord_source:
+        assert pyav_source.num_frames == decord_source.num_frames == 50
+        frames = pyav_source.get_frames([0, 25, 49])
+        assert [frame_index_of(f) for f in frames] == [0, 25, 49]
+        assert torch.equal(frames, decord_source.get_frames([0, 25, 49]))

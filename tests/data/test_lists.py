@@ -98,3 +98,19 @@ def test_hmdb51_sorted_classes_and_split_ids(tmp_path, small_cfg):
     small_cfg.DATA.SPLIT_ID = 3
     with pytest.raises(DataError, match="_test_split3.txt"):
         hmdb51_records(small_cfg, "train")
+
+
+def test_class_names_from_file_ssv2_json_and_hmdb51_splits(tmp_path, small_cfg):
+    from video3d.data.lists import class_names_for
+
+    assert class_names_for(small_cfg, "kinetics") is None
+    small_cfg.DATA.SSV2_LABELS_DIR = write_ssv2_labels(str(tmp_path / "labels"))
+    assert class_names_for(small_cfg, "ssv2") == ["Pushing something from left to right",
+                                                  "Pushing something from right to left", "Holding something"]
+    small_cfg.DATA.PATH_TO_DATA_DIR = write_hmdb51_splits(str(tmp_path / "splits"))
+    assert class_names_for(small_cfg, "hmdb51") == ["brush_hair", "wave"]
+    small_cfg.DATA.CLASS_NAMES_FILE = _write(tmp_path / "names.txt", "a\nb\nc\nd\n")
+    assert class_names_for(small_cfg, "kinetics") == ["a", "b", "c", "d"]
+    small_cfg.MODEL.NUM_CLASSES = 5
+    with pytest.raises(DataError, match="4 class names"):
+        class_names_for(small_cfg, "kinetics")

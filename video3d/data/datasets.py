@@ -24,7 +24,7 @@ from fvcore.common.config import CfgNode
 from torch.utils.data import Dataset
 
 from video3d.data import sampling, transforms
-from video3d.data.lists import RECORD_BUILDERS, VideoRecord, read_class_names
+from video3d.data.lists import RECORD_BUILDERS, VideoRecord, class_names_for
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import DataError, DecodeError
 from video3d.utils.logging import get_logger
@@ -45,7 +45,8 @@ def _uniforms(generator: torch.Generator, count: int) -> list[float]:
 class VideoDataset(Dataset):
     """Clips of the videos in `records` (see the module docstring)."""
 
-    def __init__(self, cfg: CfgNode, records: list[VideoRecord], training: bool, name: str = ""):
+    def __init__(self, cfg: CfgNode, records: list[VideoRecord], training: bool, name: str = "",
+                 class_names: list[str] | None = None):
         self.cfg = cfg
         self.records = records
         self.training = training
@@ -56,7 +57,7 @@ class VideoDataset(Dataset):
         self._consecutive_failures = 0
         self._logged_paths: set[str] = set()
         self._augment = None
-        self.class_names = read_class_names(cfg.DATA.CLASS_NAMES_FILE) if cfg.DATA.CLASS_NAMES_FILE else None
+        self.class_names = class_names
         self.mean, self.std = transforms.normalization_for(
             self.modality, cfg.DATA.MEAN, cfg.DATA.STD, cfg.DATA.FLOW_MEAN, cfg.DATA.FLOW_STD)
 
@@ -183,7 +184,8 @@ def dataset_for(cfg: CfgNode, name: str, split: str, training: bool) -> VideoDat
     if name not in RECORD_BUILDERS:
         raise DataError(f"dataset {name!r} unknown; expected one of {', '.join(RECORD_BUILDERS)}")
     records = RECORD_BUILDERS[name](cfg, split)
-    return _DATASET_CLASSES[name](cfg, records, training, name=f"{name}/{split}")
+    return _DATASET_CLASSES[name](cfg, records, training, name=f"{name}/{split}",
+                                  class_names=class_names_for(cfg, name))
 
 
 def build_dataset(cfg: CfgNode, split: str, training: bool) -> VideoDataset:

@@ -19,6 +19,8 @@ import torch
 from video3d.data.frame_source import FrameSource
 from video3d.errors import DecodeError
 
+ESTIMATE_SLACK = 2  # frames a duration-based frame count may overshoot the decodable ones
+
 
 def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
@@ -45,6 +47,7 @@ class PyAVSource(FrameSource):
             self._rate = Fraction(rate)
             self._time_base = Fraction(self._stream.time_base)
             self._start_pts = self._stream.start_time or 0
+            self._count_is_estimate = self._stream.frames <= 0
             self._num_frames = self._count_frames()
             context = self._stream.codec_context
             self._height, self._width = context.height, context.width
@@ -64,15 +67,15 @@ class PyAVSource(FrameSource):
     def _count_frames(self) -> int:
         if self._stream.frames > 0:
             return int(self._stream.frames)
-        # Containers such as webm store no frame count: estimate from the duration, rounding
-        # down so that no index beyond the real end is ever promised.
+        # Containers such as webm store no frame count: estimate it from the duration (kept to
+        # the millisecond); `_decode_run` forgives an estimate that overshoots by a frame or two.
         if self._stream.duration:
             seconds = self._stream.duration * self._time_base
         elif self._container.duration:
             seconds = Fraction(self._container.duration, 1_000_000)
         else:
             return 0
-        return math.floor(seconds * self._rate)
+        return round(seconds * self._rate)
 
     @property
     def num_frames(self) -> int:
@@ -106,10 +109,12 @@ class PyAVSource(FrameSource):
 
         Returns the position in `wanted` where a new seek is needed (len(wanted) when done).
         """
+        last_frame, last_index = None, -1
         for frame in self._container.decode(self._stream):
             if frame.pts is None:
                 raise DecodeError(self.path, "a decoded frame has no timestamp")
             index = self._frame_index(frame)
+            last_frame, last_index = frame, index
             while i < len(wanted) and wanted[i] < index:
                 i += 1  # passed without being decoded: left missing, reported by get_frames
             if i == len(wanted):
@@ -121,7 +126,12 @@ class PyAVSource(FrameSource):
                     return i
             if wanted[i] - index > self._seek_gap:
                 return i
-        return len(wanted)  # end of stream: whatever is still wanted does not exist
+        # End of stream: what is still wanted does not exist, unless the frame count was only
+        # estimated and overshot by at most ESTIMATE_SLACK frames; those repeat the last frame.
+        if self._count_is_estimate and last_frame is not None and last_index >= self._num_frames - 1 - ESTIMATE_SLACK:
+            image = torch.from_numpy(last_frame.to_ndarray(format="rgb24"))
+            out.update((w, image) for w in wanted[i:] if w > last_index)
+        return len(wanted)
 
     def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
         if self._container is None:
