@@ -1,5 +1,6 @@
 """tools/model_info.py and video3d.models.complexity: parameters, conv+linear GMACs, input."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +19,13 @@ MODEL_INFO = str(ROOT / "tools" / "model_info.py")
 DEMO = str(ROOT / "configs" / "demo" / "synthmotion_iresnet3d_ffc.yaml")
 
 
+def load_tool():
+    spec = importlib.util.spec_from_file_location("model_info", MODEL_INFO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run(*args):
     return subprocess.run([sys.executable, MODEL_INFO, *args], capture_output=True, text=True, cwd=ROOT,
                           check=False)
@@ -31,10 +39,9 @@ def test_gmacs_count_conv_and_linear_only():
     assert count_gmacs(model, [3, 4, 8, 8]) * 1e9 == pytest.approx(conv + linear)
 
 
-def test_json_output_reports_the_demo_model():
-    res = run("--cfg", DEMO, "--json", "MODEL.HEAD", "linear")
-    assert res.returncode == 0, res.stderr
-    info = json.loads(res.stdout)
+def test_json_output_reports_the_demo_model(capsys):
+    assert load_tool().main(["--cfg", DEMO, "--json", "MODEL.HEAD", "linear"]) == 0
+    info = json.loads(capsys.readouterr().out)
     model = build_model(load_config(DEMO, ["MODEL.HEAD", "linear"]))
     assert info["params"] == sum(p.numel() for p in model.parameters())
     assert info["input"] == [3, 8, 56, 56]
@@ -42,11 +49,11 @@ def test_json_output_reports_the_demo_model():
     assert set(info) == {"params", "gmacs", "input"}
 
 
-def test_bad_config_key_is_one_line_and_nonzero():
-    res = run("--cfg", DEMO, "RESNET.NO_SUCH_KEY", "1")
-    assert res.returncode == 2
-    assert res.stderr.strip().count("\n") == 0
-    assert "RESNET.NO_SUCH_KEY" in res.stderr
+def test_bad_config_key_is_one_line_and_nonzero(capsys):
+    assert load_tool().main(["--cfg", DEMO, "RESNET.NO_SUCH_KEY", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert "RESNET.NO_SUCH_KEY" in err
 
 
 @pytest.mark.slow
