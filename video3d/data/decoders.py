@@ -109,7 +109,7 @@ class PyAVSource(FrameSource):
 
         Returns the position in `wanted` where a new seek is needed (len(wanted) when done).
         """
-        last_frame, last_index = None, -1
+        first, last_frame, last_index = i, None, -1
         for frame in self._container.decode(self._stream):
             if frame.pts is None:
                 raise DecodeError(self.path, "a decoded frame has no timestamp")
@@ -124,8 +124,8 @@ class PyAVSource(FrameSource):
                 i += 1
                 if i == len(wanted):
                     return i
-            if wanted[i] - index > self._seek_gap:
-                return i
+            if i > first and wanted[i] - index > self._seek_gap:
+                return i  # progress made; a seek may skip the gap (never twice in a row: no loop)
         # End of stream: what is still wanted does not exist, unless the frame count was only
         # estimated and overshot by at most ESTIMATE_SLACK frames; those repeat the last frame.
         if self._count_is_estimate and last_frame is not None and last_index >= self._num_frames - 1 - ESTIMATE_SLACK:
