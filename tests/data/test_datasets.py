@@ -173,3 +173,13 @@ def test_pytorchvideo_augmentation_is_deterministic_per_sample(small_cfg, video_
     assert all(torch.equal(a, second[(epoch, 0)]["video"]) for epoch, a in enumerate(augmented))
     assert augmented[0].shape == plain[(0, 0)]["video"].shape
     assert any(not torch.equal(a, plain[(epoch, 0)]["video"]) for epoch, a in enumerate(augmented))
+
+
+def test_augmentation_of_flow_is_a_config_error(small_cfg, tmp_path):
+    from video3d.errors import ConfigError
+
+    (tmp_path / "train.csv").write_text("clip 12 0\n")
+    small_cfg.DATA.PATH_TO_DATA_DIR = str(tmp_path)
+    small_cfg.DATA.FORMAT, small_cfg.DATA.MODALITY, small_cfg.AUG.ENABLE = "frames", "flow", True
+    with pytest.raises(ConfigError, match="AUG.ENABLE"):
+        build_dataset(small_cfg, "train", True)

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from video3d.data import sampling, transforms
 from video3d.data.lists import RECORD_BUILDERS, VideoRecord, class_names_for
 from video3d.data.sources import open_source_from_cfg
-from video3d.errors import DataError, DecodeError
+from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -53,6 +53,8 @@ class VideoDataset(Dataset):
         self.name = name
         self.epoch = 0
         self.modality = cfg.DATA.MODALITY
+        if cfg.AUG.ENABLE and training and self.modality != "rgb":
+            raise ConfigError("AUG.ENABLE applies RandAugment / AugMix to RGB clips; turn it off for DATA.MODALITY flow")
         self.num_failures = 0
         self._consecutive_failures = 0
         self._logged_paths: set[str] = set()
