@@ -83,8 +83,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         if cfg.TRAIN.MIXED_PRECISION and not amp:
             logger.info("TRAIN.MIXED_PRECISION needs a GPU; training in float32 on %s", self.device)
-        self.train_loader = self.components.build_loader(cfg, cfg.TRAIN.SPLIT, True)
-        self._val_loader = None
+        self._train_loader = self._val_loader = None
         self.hooks = default_hooks(cfg) if hooks is None else hooks
         self.meter = TrainMeter(cfg.LOG_PERIOD)
         self.start_epoch, self.start_iter, self.global_step = 0, 0, 0
@@ -171,6 +170,12 @@ class Trainer:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    @property
+    def train_loader(self) -> Iterable:
+        if self._train_loader is None:
+            self._train_loader = self.components.build_loader(self.cfg, self.cfg.TRAIN.SPLIT, True)
+        return self._train_loader
 
     @property
     def val_loader(self) -> Iterable:
@@ -265,7 +270,8 @@ class Trainer:
         state = ckpt.load_checkpoint(path)
         method = self.cfg.TRAIN.CHECKPOINT_INFLATE_METHOD if self.cfg.TRAIN.CHECKPOINT_INFLATE else None
         report = self.components.load_pretrained(self.model, ckpt.model_state_dict(state, path), inflate_method=method)
-        logger.info("initial weights from %s: %s", path, report)
+        logger.info("initial weights from %s (inflation: %s); not loaded (new head): %s", path, method,
+                    ", ".join(report.get("skipped_head", [])) or "none")
         if not self.cfg.TRAIN.CHECKPOINT_EPOCH_RESET and "epoch" in state:
             self.start_epoch = int(state["epoch"])
             if "optimizer_state" in state:
