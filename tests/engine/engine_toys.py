@@ -76,7 +76,8 @@ def build_toy_loader(cfg, split: str, training: bool) -> DataLoader:
     dataset = ToyClips(SPLIT_SIZES[split], cfg.MODEL.NUM_CLASSES, cfg.RNG_SEED)
     sampler = ResumableSampler(len(dataset), shuffle=training, seed=cfg.RNG_SEED,
                                num_replicas=get_world_size(), rank=get_rank())
-    batch = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, get_world_size())
+    # TRAIN.BATCH_SIZE clips per optimiser step: split over processes and accumulated micro-batches.
+    batch = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, get_world_size() * cfg.TRAIN.ACCUM_STEPS)
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=0, drop_last=training)
 
 

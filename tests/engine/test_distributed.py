@@ -65,12 +65,13 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
 
     pair = tmp_path / "pair"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               SCRIPT, str(pair), *ONE_EPOCH_OF_8]
+               SCRIPT, str(pair), *ONE_EPOCH_OF_8, "BN.NORM_TYPE", "sync_batchnorm"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
     single_log, pair_log = (single / "stdout.log").read_text(), (pair / "stdout.log").read_text()
     assert "process group: gloo, rank 0 of 2" in pair_log
+    assert "sync_batchnorm needs GPUs" in pair_log  # on the CPU, SyncBN falls back with a warning
     assert len(_iter_losses(single_log)) == 3  # 24 clips, global batch 8
     assert _iter_losses(pair_log) == pytest.approx(_iter_losses(single_log), rel=1e-5)
     # Rank 0 alone writes: one line per epoch record, one set of checkpoints, no stray files.

@@ -1,5 +1,6 @@
 """The train loop on a toy model and in-memory clips (injected through TrainComponents)."""
 
+import itertools
 import json
 import os
 
@@ -106,9 +107,12 @@ def test_auto_resume_skips_a_torn_checkpoint_and_continues(tmp_path):
 def test_gradient_accumulation_equals_one_big_batch(tmp_path):
     constant = ["SOLVER.LR_POLICY", "steps_with_relative_lrs", "SOLVER.STEPS", "[0]", "SOLVER.LRS", "[1.0]",
                 "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"]
-    small = _train(tmp_path / "a", *constant, "TRAIN.BATCH_SIZE", "4", "TRAIN.ACCUM_STEPS", "2")
-    big = _train(tmp_path / "b", *constant, "TRAIN.BATCH_SIZE", "8", "SOLVER.BASE_BATCH_SIZE", "8")
+    batch_8 = ["TRAIN.BATCH_SIZE", "8", "SOLVER.BASE_BATCH_SIZE", "8"]
+    small = _train(tmp_path / "a", *constant, *batch_8, "TRAIN.ACCUM_STEPS", "2")  # 2 x 4 clips
+    big = _train(tmp_path / "b", *constant, *batch_8)
+    assert small.epoch_iters == 6 and big.epoch_iters == 3
     assert small.global_step == big.global_step == 3
+    assert "[WARNING]" not in (tmp_path / "stdout.log").read_text()  # the batch adds up
     for mine, theirs in zip(small.model.parameters(), big.model.parameters(), strict=True):
         assert torch.allclose(mine, theirs, atol=1e-6)
 
@@ -126,3 +130,19 @@ def test_initial_weights_from_checkpoint_file_path(tmp_path):
     trainer = Trainer(cfg, toy_components())
     assert torch.equal(trainer.model.fc.weight, source.fc.weight)
     assert trainer.start_epoch == 0  # TRAIN.CHECKPOINT_EPOCH_RESET
+
+
+def test_precise_bn_sets_running_stats_to_the_average_over_training_batches(tmp_path):
+    trainer = _train(tmp_path, "MODEL.MODEL_NAME", "toy_bn", "BN.USE_PRECISE_STATS", "True",
+                     "BN.NUM_BATCHES_PRECISE", "3", "SOLVER.MAX_EPOCH", "1")
+    model = trainer.model
+    trainer.components.set_loader_epoch(trainer.train_loader, 0, 0)
+    with torch.no_grad():
+        means = [model.conv(batch["video"]).mean(dim=(0, 2, 3, 4))
+                 for batch in itertools.islice(trainer.train_loader, 3)]
+    assert torch.allclose(model.norm.running_mean, torch.stack(means).mean(0), atol=1e-6)
+
+
+def test_a_diverging_loss_stops_with_an_error_naming_the_step(tmp_path):
+    with pytest.raises(FloatingPointError, match="SOLVER.BASE_LR"):
+        _train(tmp_path, "SOLVER.BASE_LR", "1e30", "SOLVER.MAX_EPOCH", "1")

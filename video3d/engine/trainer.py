@@ -102,6 +102,7 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def train(self) -> list[dict]:
         """Train from the start (or resume) position to SOLVER.MAX_EPOCH; returns the epoch history."""
+        self._check_batch_size()
         try:
             self._call("before_train")
             for epoch in range(self.start_epoch, self.cfg.SOLVER.MAX_EPOCH):
@@ -182,6 +183,15 @@ class Trainer:
         if self._val_loader is None:
             self._val_loader = self.components.build_loader(self.cfg, self.cfg.TEST.SPLIT, False)
         return self._val_loader
+
+    def _check_batch_size(self) -> None:
+        """TRAIN.BATCH_SIZE is clips per optimiser step: the LR scaling assumes it."""
+        per_process = getattr(self.train_loader, "batch_size", None)
+        clips = per_process * get_world_size() * self.cfg.TRAIN.ACCUM_STEPS if per_process else None
+        if clips is not None and clips != self.cfg.TRAIN.BATCH_SIZE:
+            logger.warning("TRAIN.BATCH_SIZE is %d but each optimiser step sees %d clips (%d per process x %d "
+                           "processes x TRAIN.ACCUM_STEPS %d); the LR is scaled for %d", self.cfg.TRAIN.BATCH_SIZE,
+                           clips, per_process, get_world_size(), self.cfg.TRAIN.ACCUM_STEPS, self.cfg.TRAIN.BATCH_SIZE)
 
     def _epoch_length(self, skip: int) -> int:
         """Batches in the full epoch; the loader is then positioned after the first `skip`."""
