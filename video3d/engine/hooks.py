@@ -8,11 +8,12 @@ fills the epoch record before checkpoints, logs and plots read it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
+from collections.abc import Iterable
 
 import torch
-from fvcore.nn.precise_bn import update_bn_stats
 
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.losses import smooth_one_hot, soft_target_cross_entropy
@@ -43,8 +44,34 @@ class LRScheduleHook(Hook):
         set_lr(trainer.optimizer, trainer.lr)
 
 
+@torch.no_grad()
+def update_bn_stats(model: torch.nn.Module, batches: Iterable[torch.Tensor], num_batches: int) -> None:
+    """Set every BN's running mean / variance to the plain average of its batch statistics over
+    `num_batches` batches, instead of the training EMA (precise BN, Wu & Johnson 2021)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
+    means = [torch.zeros_like(bn.running_mean) for bn in norms]
+    variances = [torch.zeros_like(bn.running_var) for bn in norms]
+    was_training = model.training
+    model.train()
+    for bn in norms:
+        bn.momentum = 1.0  # running stats = the last batch's, averaged below
+    seen = 0
+    for seen, videos in enumerate(itertools.islice(batches, num_batches), start=1):
+        model(videos)
+        for bn, mean, variance in zip(norms, means, variances, strict=True):
+            mean += (bn.running_mean - mean) / seen
+            variance += (bn.running_var - variance) / seen
+    for bn, momentum, mean, variance in zip(norms, momenta, means, variances, strict=True):
+        bn.momentum = momentum
+        if seen:
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(variance)
+    model.train(was_training)
+
+
 def _precise_bn(trainer) -> None:
-    """Recompute BN statistics on training batches (fvcore), averaged over processes."""
+    """Precise BN on training batches, averaged over processes."""
     model = ckpt.unwrap_model(trainer.model)
     if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return
