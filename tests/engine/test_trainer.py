@@ -11,7 +11,7 @@ from engine_toys import ToyNet, toy_cfg, toy_components
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.optim import lr_at_epoch
-from video3d.engine.trainer import Trainer, seed_everything
+from video3d.engine.trainer import Trainer, TrainingDivergedError, seed_everything
 from video3d.utils.logging import setup_logging
 
 
@@ -144,5 +144,5 @@ def test_precise_bn_sets_running_stats_to_the_average_over_training_batches(tmp_
 
 
 def test_a_diverging_loss_stops_with_an_error_naming_the_step(tmp_path):
-    with pytest.raises(FloatingPointError, match="SOLVER.BASE_LR"):
+    with pytest.raises(TrainingDivergedError, match="SOLVER.BASE_LR"):  # a Video3DError: one line in run_net
         _train(tmp_path, "SOLVER.BASE_LR", "1e30", "SOLVER.MAX_EPOCH", "1")

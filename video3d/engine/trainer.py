@@ -27,10 +27,15 @@ from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
 from video3d.engine.optim import build_optimizer
+from video3d.errors import Video3DError
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
+
+
+class TrainingDivergedError(Video3DError, FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch and iteration."""
 
 
 @dataclass
@@ -144,7 +149,7 @@ class Trainer:
                 logits = self.components.training_logits(self.model(videos), self.cfg)
                 loss = soft_target_cross_entropy(logits, targets)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.epoch + 1}, "
+                raise TrainingDivergedError(f"training loss is {loss.item()} at epoch {self.epoch + 1}, "
                                          f"iteration {self.iteration + 1}; try a lower SOLVER.BASE_LR")
             self.scaler.scale(loss / accum).backward()
         grad_norm = self._optimizer_step() if self.stepped else None
