@@ -5,6 +5,8 @@ three-layer network with optional BN and dropout. Also used by `engine_toy_run.p
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -26,6 +28,18 @@ TOY_OPTS = [
     "SOLVER.LR_POLICY", "cosine", "SOLVER.MAX_EPOCH", "2", "SOLVER.WARMUP_EPOCHS", "0.0", "LOG_PERIOD", "1",
     "MODEL.MODEL_NAME", "toy",
 ]
+
+
+DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    "configs", "demo", "synthmotion_iresnet3d_ffc.yaml")
+
+
+def demo_opts(data_dir: str, output_dir: str, *extra: str) -> list[str]:
+    """Overrides of the demo config for tiny SynthMotion in `data_dir`: no workers, small test."""
+    return ["DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir,
+            "DATA.CLASS_NAMES_FILE", os.path.join(data_dir, "classnames.txt"), "OUTPUT_DIR", output_dir,
+            "DATA_LOADER.NUM_WORKERS", "0", "TRAIN.BATCH_SIZE", "4", "SOLVER.BASE_BATCH_SIZE", "4",
+            "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "1", "SYNTHMOTION.ENABLE", "False", *extra]
 
 
 def toy_cfg(output_dir: str, *opts: str):

@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from engine_toys import toy_cfg, toy_components
 
+from data_prep.synthetic import generate
 from video3d.engine.checkpoint import load_checkpoint
 from video3d.engine.trainer import Trainer, seed_everything
 
@@ -20,23 +22,23 @@ OPTS = ["MODEL.MODEL_NAME", "toy_bn", "MODEL.DROPOUT_RATE", "0.3", "MIXUP.ENABLE
 STEPS_PER_EPOCH = 6
 
 
-def _run(output_dir, *extra) -> subprocess.CompletedProcess:
+def _run(output_dir, *extra, opts=OPTS) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, SCRIPT, str(output_dir), *extra, *OPTS], capture_output=True,
-                          text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, SCRIPT, str(output_dir), *extra, *opts], capture_output=True,
+                          text=True, timeout=600, env=env)
 
 
 def _final(output_dir) -> dict:
     return load_checkpoint(os.path.join(output_dir, "checkpoints", "checkpoint_epoch_00002.pyth"))
 
 
-def _assert_same_training_state(a: dict, b: dict) -> None:
+def _assert_same_training_state(a: dict, b: dict, steps: int = 2 * STEPS_PER_EPOCH) -> None:
     assert a["model_state"].keys() == b["model_state"].keys()
     for name, tensor in a["model_state"].items():
         assert torch.equal(tensor, b["model_state"][name]), name
     for index, state in a["optimizer_state"]["state"].items():
         assert torch.equal(state["momentum_buffer"], b["optimizer_state"]["state"][index]["momentum_buffer"])
-    assert a["global_step"] == b["global_step"] == 2 * STEPS_PER_EPOCH
+    assert a["global_step"] == b["global_step"] == steps
 
 
 def _last_epoch_numbers(output_dir) -> list[tuple]:
@@ -75,3 +77,20 @@ def test_sigkill_mid_epoch_then_auto_resume_matches_an_uninterrupted_run(tmp_pat
     _assert_same_training_state(_final(straight), _final(killed))
     # The resumed epoch reports totals over all its batches, as the uninterrupted run does.
     assert _last_epoch_numbers(straight) == _last_epoch_numbers(killed)
+
+
+@pytest.mark.slow
+def test_sigkill_resume_of_the_demo_network_on_real_videos_matches(tmp_path):
+    """Same on the real builders: decoded SynthMotion clips with random crops and flips."""
+    data = str(tmp_path / "synthmotion")
+    generate(data, num_train=8, num_val=4, size=64, frames=24, workers=1)
+    opts = ["--demo-data", data, "SOLVER.MAX_EPOCH", "2", "TRAIN.CHECKPOINT_ITERS", "1", "MIXUP.ENABLE", "True"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    done = _run(straight, opts=opts)
+    assert done.returncode == 0, done.stderr[-2000:]
+    crash = _run(killed, "--kill-after-step", "3", opts=opts)  # 2 steps per epoch: epoch 2, batch 2
+    assert crash.returncode == -signal.SIGKILL, crash.stderr[-2000:]
+    resumed = _run(killed, opts=opts)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "checkpoint_last.pyth at epoch 2, iteration 1" in (killed / "stdout.log").read_text()
+    _assert_same_training_state(_final(straight), _final(killed), steps=4)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from engine_toys import DEMO, demo_opts
 
 from data_prep.synthetic import generate
 from video3d.config import load_config
@@ -16,7 +17,6 @@ from video3d.engine.trainer import Trainer, seed_everything
 from video3d.utils.logging import setup_logging
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEMO = os.path.join(REPO, "configs", "demo", "synthmotion_iresnet3d_ffc.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +26,11 @@ def synthmotion(tmp_path_factory) -> str:
     return root
 
 
-def _opts(data_dir: str, output_dir: str, *extra: str) -> list[str]:
-    return ["DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir,
-            "DATA.CLASS_NAMES_FILE", os.path.join(data_dir, "classnames.txt"), "OUTPUT_DIR", output_dir,
-            "DATA_LOADER.NUM_WORKERS", "0", "TRAIN.BATCH_SIZE", "4", "SOLVER.BASE_BATCH_SIZE", "4",
-            "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "1", "SYNTHMOTION.ENABLE", "False", *extra]
-
-
 def test_ffc_model_overfits_one_real_batch(synthmotion, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        cfg = load_config(DEMO, _opts(synthmotion, str(tmp_path), "MODEL.DROPOUT_RATE", "0.0",
+        cfg = load_config(DEMO, demo_opts(synthmotion, str(tmp_path), "MODEL.DROPOUT_RATE", "0.0",
                                       "SOLVER.WARMUP_EPOCHS", "0.0", "SOLVER.BASE_LR", "0.05"))
         seed_everything(cfg.RNG_SEED, 0)
         trainer = Trainer(cfg, hooks=[])
@@ -53,7 +46,7 @@ def test_ffc_model_overfits_one_real_batch(synthmotion, tmp_path):
 def test_run_net_trains_then_tests_the_demo_config(synthmotion, tmp_path):
     output = tmp_path / "run"
     command = [sys.executable, os.path.join(REPO, "tools", "run_net.py"), "--cfg", DEMO,
-               *_opts(synthmotion, str(output), "SOLVER.MAX_EPOCH", "1", "TRAIN.CHECKPOINT_ITERS", "1")]
+               *demo_opts(synthmotion, str(output), "SOLVER.MAX_EPOCH", "1", "TRAIN.CHECKPOINT_ITERS", "1")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=str(tmp_path),
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -72,7 +65,7 @@ def test_run_net_trains_then_tests_the_demo_config(synthmotion, tmp_path):
 def test_resuming_a_finished_run_trains_nothing_more(synthmotion, tmp_path):
     setup_logging(str(tmp_path), 0)
     try:
-        cfg = load_config(DEMO, _opts(synthmotion, str(tmp_path), "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"))
+        cfg = load_config(DEMO, demo_opts(synthmotion, str(tmp_path), "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"))
         first = Trainer(cfg).train()
         again = Trainer(cfg)
         assert (again.start_epoch, again.start_iter) == (1, 0)
