@@ -167,6 +167,14 @@ class LoggingHook(Hook):
         return {"epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}", "lr": trainer.lr,
                 **memory_stats(trainer.device)}
 
+    def before_train(self, trainer) -> None:
+        cfg = self.cfg
+        logger.info("training %s on %s for epochs %d-%d: global batch %d (%d process(es), %d accumulation "
+                    "step(s)), LR %s from %.4g (SOLVER.BASE_LR %.4g x %d / %d)", cfg.MODEL.MODEL_NAME, trainer.device,
+                    trainer.start_epoch + 1, cfg.SOLVER.MAX_EPOCH, cfg.TRAIN.BATCH_SIZE, get_world_size(),
+                    cfg.TRAIN.ACCUM_STEPS, cfg.SOLVER.LR_POLICY, lr_at_epoch(cfg, trainer.start_epoch),
+                    cfg.SOLVER.BASE_LR, cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE)
+
     def before_epoch(self, trainer) -> None:
         if is_main_process() and sys.stdout.isatty():
             from tqdm import tqdm
