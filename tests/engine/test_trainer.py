@@ -146,3 +146,13 @@ def test_precise_bn_sets_running_stats_to_the_average_over_training_batches(tmp_
 def test_a_diverging_loss_stops_with_an_error_naming_the_step(tmp_path):
     with pytest.raises(TrainingDivergedError, match="SOLVER.BASE_LR"):  # a Video3DError: one line in run_net
         _train(tmp_path, "SOLVER.BASE_LR", "1e30", "SOLVER.MAX_EPOCH", "1")
+
+
+def test_initial_weights_can_keep_their_epoch_and_optimizer_state(tmp_path):
+    first = _train(tmp_path / "first", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0")
+    path = str(tmp_path / "first" / "checkpoints" / "checkpoint_epoch_00001.pyth")
+    cfg = toy_cfg(str(tmp_path / "second"), "TRAIN.CHECKPOINT_FILE_PATH", path, "TRAIN.CHECKPOINT_EPOCH_RESET", "False")
+    second = Trainer(cfg, toy_components())
+    assert second.start_epoch == 1
+    momentum = first.optimizer.state_dict()["state"][0]["momentum_buffer"]
+    assert torch.equal(second.optimizer.state_dict()["state"][0]["momentum_buffer"], momentum)
