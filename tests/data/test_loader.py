@@ -34,6 +34,7 @@ def test_sampler_deals_padded_order_to_ranks():
 
 
 def test_global_batch_divides_over_processes():
+    assert per_process_batch_size(64, 4, accum_steps=2) == 8
     assert per_process_batch_size(64, 8) == 8
     with pytest.raises(ConfigError, match="TRAIN.BATCH_SIZE 7"):
         per_process_batch_size(7, 2)

@@ -1,7 +1,7 @@
 """DataLoader construction: global batch split over processes, resumable sampler.
 
-TRAIN.BATCH_SIZE is the global batch: each of the world_size processes loads
-BATCH_SIZE // world_size clips per step. The sampler's order of epoch e is a permutation
+TRAIN.BATCH_SIZE is the global batch per optimiser step: each of the world_size processes
+loads BATCH_SIZE // (world_size x TRAIN.ACCUM_STEPS) clips per micro-batch when training. The sampler's order of epoch e is a permutation
 seeded by (RNG_SEED + e), padded to a multiple of the world size and dealt out by rank
 (as torch's DistributedSampler does), so `set_loader_epoch(loader, e, skip_batches=k)`
 after a restart resumes exactly at batch k of epoch e. The sampler yields (epoch, index)
@@ -50,10 +50,11 @@ class ResumableSampler(Sampler):
         return max(-(-self.size // self.num_replicas) - self.skip, 0)
 
 
-def per_process_batch_size(global_batch: int, world_size: int) -> int:
-    if global_batch % world_size:
-        raise ConfigError(f"TRAIN.BATCH_SIZE {global_batch} is not divisible by the {world_size} processes")
-    return global_batch // world_size
+def per_process_batch_size(global_batch: int, world_size: int, accum_steps: int = 1) -> int:
+    if global_batch % (world_size * accum_steps):
+        raise ConfigError(f"TRAIN.BATCH_SIZE {global_batch} is not divisible by the {world_size} processes "
+                          f"x TRAIN.ACCUM_STEPS {accum_steps}")
+    return global_batch // (world_size * accum_steps)
 
 
 def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
@@ -66,7 +67,8 @@ def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
     workers = cfg.DATA_LOADER.NUM_WORKERS
     return DataLoader(
         dataset,
-        batch_size=per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size),
+        batch_size=per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size,
+                                          cfg.TRAIN.ACCUM_STEPS if training else 1),
         sampler=sampler,
         num_workers=workers,
         pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
