@@ -2,6 +2,7 @@
 counted once in the gathered metrics."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import torch.distributed as dist
@@ -17,7 +18,8 @@ VALUES = [0, 1, 2, 0, None, 0, 4]  # video 3 and 6 wrong, video 4 fails
 
 
 def _rank_main(rank: int, workdir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{workdir}/rendezvous", rank=rank, world_size=WORLD_SIZE)
+    dist.init_process_group("gloo", init_method=f"file://{workdir}/rendezvous", rank=rank,
+                            world_size=WORLD_SIZE, timeout=timedelta(seconds=60))
     try:
         dataset = CountingVideos(LABELS, VALUES, num_views=6)
         evaluator.build_test_dataset = lambda cfg, split: dataset
@@ -29,8 +31,8 @@ def _rank_main(rank: int, workdir: str) -> None:
 
 
 def test_two_ranks_read_disjoint_videos_and_count_each_once(tmp_path):
-    # fork: no re-import of torch per rank (spawn costs ~15 s on 2 cores)
-    mp.start_processes(_rank_main, args=(str(tmp_path),), nprocs=WORLD_SIZE, join=True, start_method="fork")
+    # spawn, not fork: a forked child of a process whose OpenMP pool is running can deadlock
+    mp.spawn(_rank_main, args=(str(tmp_path),), nprocs=WORLD_SIZE, join=True)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD_SIZE)]
     assert ranks[0]["calls"] == {"0": 1, "2": 1, "4": 1, "6": 1}
     assert ranks[1]["calls"] == {"1": 1, "3": 1, "5": 1}
