@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -14,6 +15,7 @@ from video3d.utils.io import atomic_write
 # Beyond this many classes tick labels overlap into a black bar; the matrix alone still shows
 # where the mass sits (Kinetics-400 has 400 classes).
 _MAX_LABELLED_CLASSES = 40
+_MAX_COUNTED_CLASSES = 15  # video counts written in the cells up to this many classes
 
 
 def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -31,7 +33,8 @@ def row_normalise(matrix: torch.Tensor) -> torch.Tensor:
 def save_confusion_matrix_png(
     matrix: torch.Tensor, path: str, class_names: Sequence[str] | None = None, title: str = ""
 ) -> None:
-    """Plot the row-normalised `matrix` to `path` (written atomically)."""
+    """Plot the row-normalised `matrix` to `path` (written atomically), with the video counts in
+    the cells when the classes are few."""
     num_classes = matrix.shape[0]
     labelled = num_classes <= _MAX_LABELLED_CLASSES
     side = min(12.0, 3.0 + 0.25 * num_classes) if labelled else 10.0
@@ -43,6 +46,12 @@ def save_confusion_matrix_png(
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
     axes.set_title(title or f"confusion matrix ({int(matrix.sum())} videos, rows normalised)")
+    if num_classes <= _MAX_COUNTED_CLASSES:
+        normalised = row_normalise(matrix)
+        for (row, col), count in np.ndenumerate(matrix.numpy()):
+            if count:
+                colour = "white" if normalised[row, col] > 0.5 else "black"
+                axes.text(col, row, str(count), ha="center", va="center", fontsize=7, color=colour)
     if labelled:
         names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         axes.set_xticks(range(num_classes), names, rotation=90, fontsize=8)
