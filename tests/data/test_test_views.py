@@ -22,8 +22,8 @@ def test_views_are_clip_major_and_cover_start_to_end(small_cfg, video_dir, tmp_p
     item = dataset[0]
     assert item["error"] is None and item["label"] == 0 and item["video_id"] == "land_30"
     views = item["views"]
-    assert views.shape == (9, 3, 4, 36, 36)
-    rgb = views * 0.225 * 255 + 0.45 * 255
+    assert views.shape == (9, 3, 4, 36, 36) and views.dtype == torch.uint8
+    rgb = views.float()
     clip_frames = [[frame_index_of(rgb[v, :, t].permute(1, 2, 0)) for t in range(4)] for v in range(9)]
     # 90 frames, 4 x 2: slack 83 -> starts 0, 41.5, 83
     expected = [[0, 2, 4, 6], [42, 44, 46, 48], [83, 85, 87, 89]]
@@ -33,7 +33,8 @@ def test_views_are_clip_major_and_cover_start_to_end(small_cfg, video_dir, tmp_p
 def test_crops_are_left_centre_right_of_the_resized_clip(small_cfg, tmp_path):
     folder = tmp_path / "v"
     write_video(str(folder / "noise.mp4"), 12, 48, 64, noise=True)
-    views = _dataset(small_cfg, str(folder), tmp_path, ["noise.mp4 1"], clips=1)[0]["views"]
+    dataset = _dataset(small_cfg, str(folder), tmp_path, ["noise.mp4 1"], clips=1)
+    views = dataset.normalize_views(dataset[0]["views"])
     from video3d.data import open_source
 
     with open_source(str(folder / "noise.mp4")) as source:
@@ -47,7 +48,7 @@ def test_crops_are_left_centre_right_of_the_resized_clip(small_cfg, tmp_path):
 def test_portrait_crops_run_top_to_bottom(small_cfg, video_dir, tmp_path):
     views = _dataset(small_cfg, video_dir, tmp_path, ["port_25.mp4 0"], clips=1)[0]["views"]
     assert views.shape == (3, 3, 4, 36, 36)
-    rgb = views * 0.225 * 255 + 0.45 * 255
+    rgb = views.float()
     top_view, bottom_view = rgb[0, 0, 0], rgb[2, 0, 0]
     # the top crop lies inside the upper (index % 60) grey, the bottom crop inside the lower one
     assert top_view[:8].mean() != pytest.approx(bottom_view[-8:].mean(), abs=2)

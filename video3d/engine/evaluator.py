@@ -10,7 +10,7 @@ instead of crashing collation.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +28,8 @@ from video3d.utils.distributed import all_gather_objects, get_rank, get_world_si
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
+
+Normalizer = Callable[[torch.Tensor], torch.Tensor]
 
 
 def aggregate_views(logits: torch.Tensor, method: str = "mean") -> torch.Tensor:
@@ -109,7 +111,7 @@ class _PendingVideo:
 
 
 def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: int,
-                   device: torch.device, channels_last: bool) -> int:
+                   device: torch.device, channels_last: bool, normalize: Normalizer | None) -> int:
     """Send up to `batch_size` queued views (possibly of several videos) through the network."""
     parts, owners = [], []
     room = batch_size
@@ -123,6 +125,8 @@ def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: i
         owners.append((video, len(taken)))
         room -= len(taken)
     batch = (parts[0] if len(parts) == 1 else torch.cat(parts)).to(device, non_blocking=True)
+    if normalize is not None:
+        batch = normalize(batch)
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last_3d)
     logits = model(batch).float().cpu()
@@ -134,8 +138,12 @@ def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: i
 
 
 def forward_views(model: nn.Module, items: Iterable[dict], batch_size: int, device: torch.device,
-                  channels_last: bool = False) -> Iterator[tuple[dict, torch.Tensor | None]]:
+                  channels_last: bool = False, normalize: Normalizer | None = None,
+                  ) -> Iterator[tuple[dict, torch.Tensor | None]]:
     """(item, logits `[V, ...]` on the CPU) per video; `None` logits for a failed item.
+
+    `normalize` turns a chunk of (uint8) views into network input on the device, so only the
+    views of one forward are ever float.
 
     Views of consecutive videos share forwards, so every forward but the last holds exactly
     `batch_size` views whatever the views per video (30 for Kinetics, 1-3 for SSv2), and at
@@ -150,12 +158,12 @@ def forward_views(model: nn.Module, items: Iterable[dict], batch_size: int, devi
         pending.append(_PendingVideo(item, item["views"]))
         queued += len(item["views"])
         while queued >= batch_size:
-            queued -= _forward_chunk(model, pending, batch_size, device, channels_last)
+            queued -= _forward_chunk(model, pending, batch_size, device, channels_last, normalize)
             while pending and len(pending[0].unsent) == 0:
                 done = pending.pop(0)
                 yield done.item, torch.cat(done.outputs)
     while queued:
-        queued -= _forward_chunk(model, pending, batch_size, device, channels_last)
+        queued -= _forward_chunk(model, pending, batch_size, device, channels_last, normalize)
     for done in pending:
         yield done.item, torch.cat(done.outputs)
 
@@ -170,7 +178,8 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
     results = []
     start = time.perf_counter()
     with torch.inference_mode():
-        views = forward_views(model, loader, cfg.TEST.BATCH_SIZE, device, cfg.MODEL.CHANNELS_LAST)
+        views = forward_views(model, loader, cfg.TEST.BATCH_SIZE, device, cfg.MODEL.CHANNELS_LAST,
+                              getattr(dataset, "normalize_views", None))
         for item, logits in views:
             results.append(_video_result(dataset, item, logits, cfg))
             if len(results) % max(cfg.LOG_PERIOD, 1) == 0:
