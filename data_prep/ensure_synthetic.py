@@ -12,7 +12,7 @@ import time
 
 from fvcore.common.config import CfgNode
 
-from data_prep.synthetic import generate
+from data_prep.synthetic import GENERATOR_VERSION, generate
 from video3d.errors import DataError
 from video3d.utils.logging import get_logger
 
@@ -36,7 +36,8 @@ def _matches(out_dir: str, wanted: dict) -> bool:
     except (OSError, ValueError):
         return False
     lists_present = all(os.path.isfile(os.path.join(out_dir, f"{s}.csv")) for s in ("train", "val"))
-    return lists_present and all(info.get(k) == v for k, v in wanted.items())
+    same_generator = info.get("generator_version") == GENERATOR_VERSION
+    return lists_present and same_generator and all(info.get(k) == v for k, v in wanted.items())
 
 
 def ensure_synthmotion(cfg: CfgNode, rank: int = 0, timeout_s: float = 1800.0) -> bool:
