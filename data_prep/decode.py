@@ -1,0 +1,82 @@
+"""Sequential full decodes with PyAV for the extraction and scanning tools.
+
+The data layer's `open_source` fetches chosen frame indices; extraction wants every frame in
+order, which one forward pass of the demuxer gives at the lowest cost. A file is treated as
+broken when it cannot be opened, a packet fails to decode, no frame comes out, or fewer
+frames come out than the header announces (a truncated download) beyond a small slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from data_prep.flow import source_index
+from video3d.errors import DecodeError
+
+# Frames a header may over-announce without the file counting as broken (edit lists, a
+# dropped last frame); the data layer's decoders forgive the same (decoders.ESTIMATE_SLACK).
+ANNOUNCED_SLACK = 2
+
+
+@dataclass
+class VideoInfo:
+    """What a full decode learned about a file; filled while `iter_frames` runs."""
+
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    announced_frames: int = 0
+    decoded_frames: int = 0
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | None = None,
+                pixel_format: str = "bgr24") -> Iterator[np.ndarray]:
+    """Every frame of `path` in order as uint8 [H, W, 3] (`bgr24` for OpenCV), resampled to
+    `target_fps` when given (nearest frame in time). Raises DecodeError(path, reason)."""
+    info = info if info is not None else VideoInfo()
+    try:
+        container = av.open(path)
+    except Exception as error:  # av.error.* for missing, empty or garbage files
+        raise DecodeError(path, _reason(error)) from error
+    with container:
+        if not container.streams.video:
+            raise DecodeError(path, "no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "SLICE"
+        rate = stream.average_rate or stream.guessed_rate
+        info.fps = float(Fraction(rate)) if rate else 0.0
+        info.announced_frames = max(int(stream.frames), 0)
+        info.width, info.height = stream.codec_context.width, stream.codec_context.height
+        if target_fps is not None and info.fps <= 0:
+            raise DecodeError(path, "the video stream has no frame rate to resample from")
+        output_index = 0
+        try:
+            for frame in container.decode(stream):
+                image = frame.to_ndarray(format=pixel_format)
+                info.height, info.width = image.shape[:2]
+                index = info.decoded_frames
+                info.decoded_frames += 1
+                if target_fps is None:
+                    yield image
+                    continue
+                while source_index(output_index, info.fps, target_fps) <= index:
+                    yield image
+                    output_index += 1
+        except DecodeError:
+            raise
+        except Exception as error:  # corrupt packets: av.error.InvalidDataError and friends
+            raise DecodeError(path, f"decoding failed after frame {info.decoded_frames}: {_reason(error)}") from error
+    if info.decoded_frames == 0:
+        raise DecodeError(path, "no frame could be decoded")
+    if info.decoded_frames < info.announced_frames - ANNOUNCED_SLACK:
+        raise DecodeError(path, f"truncated: decoded {info.decoded_frames} of the "
+                                f"{info.announced_frames} frames the header announces")
