@@ -8,13 +8,14 @@ from torch import nn
 
 from video3d.errors import ConfigError
 from video3d.models.blocks import Norm, Triple, conv3d
+from video3d.models.pooling import ChannelsLastMaxPool3d
 
 
 def iresnet_pool(stride: Triple) -> nn.MaxPool3d:
     """Kernel (kt,3,3), kt = 3 where the temporal stride is 2 else 1: the window of the
     block's middle conv, and the choice that fits the paper's FLOP gap (reference 1.7)."""
     temporal = 3 if stride[0] > 1 else 1
-    return nn.MaxPool3d((temporal, 3, 3), stride, padding=(temporal // 2, 1, 1))
+    return ChannelsLastMaxPool3d((temporal, 3, 3), stride, padding=(temporal // 2, 1, 1))
 
 
 def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: Triple,

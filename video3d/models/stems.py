@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from video3d.models.blocks import Norm, conv3d
+from video3d.models.pooling import ChannelsLastMaxPool3d
 
 
 class Stem(nn.Module):
@@ -19,7 +20,7 @@ class Stem(nn.Module):
         super().__init__()
         self.conv1 = conv1
         self.bn1 = bn1
-        self.maxpool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), padding=(0, 1, 1)) if pool else None
+        self.maxpool = ChannelsLastMaxPool3d((1, 3, 3), (1, 2, 2), padding=(0, 1, 1)) if pool else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.conv1(x)))
