@@ -82,7 +82,8 @@ def _write_lists(out_dir: str, lists: dict[str, list[Entry]], root: str, fmt: st
     for split, entries in lists.items():
         text, absent = list_text(entries, root, fmt, modality)
         if not text:
-            raise DataError(f"{split}: none of the {len(entries)} videos were found under {root!r} (--root)")
+            raise DataError(f"{split}: none of the {len(entries)} videos were found under {root!r} "
+                            f"(--root; frame lists also --modality)")
         atomic_write_text(os.path.join(out_dir, f"{split}.csv"), text)
         missing += absent
     return missing
