@@ -1,66 +1,132 @@
-"""Generate SynthMotion once, when a run needs it and it is missing or was made differently.
+"""Generate SynthMotion (and its flow) once, when a run needs it and it is missing or stale.
 
 `tools/run_net.py` calls `ensure_synthmotion(cfg)` before training so that the README's demo
-command works on a fresh machine. Under torchrun only rank 0 generates; the others wait.
+commands work on a fresh machine. The videos go to SYNTHMOTION.ROOT (default
+DATA.PATH_TO_DATA_DIR); with SYNTHMOTION.FLOW_ALGO the flow frame folders and their frame
+lists go to DATA.PATH_TO_DATA_DIR. Under torchrun only rank 0 generates; the others wait.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import time
 
 from fvcore.common.config import CfgNode
 
+from data_prep.extract_flow import FlowOptions, extract_video_flow, flow_manifest
+from data_prep.extract_frames import ResizeOptions
+from data_prep.inputs import collect_videos
+from data_prep.pool import FAILURES_FILE, MANIFEST_FILE, run_videos
 from data_prep.synthetic import GENERATOR_VERSION, generate
 from video3d.errors import DataError
+from video3d.utils.io import atomic_write_text
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
 _INFO_FILE = "synthmotion.json"
+_FLOW_INFO_FILE = "synthmotion_flow.json"
+_SPLITS = ("train", "val")
 
 
 def _wanted(cfg: CfgNode) -> dict:
     node = cfg.SYNTHMOTION
     return {
-        "num_train": node.NUM_TRAIN, "num_val": node.NUM_VAL, "seed": node.SEED,
-        "size": node.SIZE, "frames": node.FRAMES, "num_broken": node.NUM_BROKEN,
+        "generator_version": GENERATOR_VERSION, "num_train": node.NUM_TRAIN, "num_val": node.NUM_VAL,
+        "seed": node.SEED, "size": node.SIZE, "frames": node.FRAMES, "num_broken": node.NUM_BROKEN,
     }
 
 
-def _matches(out_dir: str, wanted: dict) -> bool:
+def _matches(folder: str, info_file: str, wanted: dict) -> bool:
+    """The info file (written last) says the folder was made with `wanted`, and its lists exist."""
     try:
-        with open(os.path.join(out_dir, _INFO_FILE), encoding="utf-8") as handle:
+        with open(os.path.join(folder, info_file), encoding="utf-8") as handle:
             info = json.load(handle)
     except (OSError, ValueError):
         return False
-    lists_present = all(os.path.isfile(os.path.join(out_dir, f"{s}.csv")) for s in ("train", "val"))
-    same_generator = info.get("generator_version") == GENERATOR_VERSION
-    return lists_present and same_generator and all(info.get(k) == v for k, v in wanted.items())
+    lists_present = all(os.path.isfile(os.path.join(folder, f"{s}.csv")) for s in _SPLITS)
+    return lists_present and all(info.get(k) == v for k, v in wanted.items())
+
+
+def _wait_for(folder: str, info_file: str, wanted: dict, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not _matches(folder, info_file, wanted):
+        if time.monotonic() > deadline:
+            raise DataError(f"{folder}: rank 0 did not finish preparing SynthMotion in {timeout_s:.0f} s")
+        time.sleep(2.0)
+
+
+def _generate_videos(root: str, wanted: dict) -> None:
+    logger.info("generating SynthMotion in %s (%s)", root, wanted)
+    start = time.perf_counter()
+    info_path = os.path.join(root, _INFO_FILE)
+    if os.path.exists(info_path):  # written last by generate(): a killed run is redone
+        os.remove(info_path)
+    params = {k: v for k, v in wanted.items() if k != "generator_version"}
+    generate(root, workers=max(1, os.cpu_count() or 1), progress=True, **params)
+    logger.info("SynthMotion videos ready in %.1f s", time.perf_counter() - start)
+
+
+def _extract_flow(root: str, flow_dir: str, algorithm: str) -> None:
+    """Flow folders `<flow_dir>/videos/<class>/<id>/` and frame lists `<dir> <N> <label>`."""
+    logger.info("extracting %s flow of %s into %s", algorithm, root, flow_dir)
+    start = time.perf_counter()
+    options = FlowOptions(ResizeOptions(None, None, None), algorithm)
+    for split in _SPLITS:
+        tasks = collect_videos(os.path.join(root, f"{split}.csv"), prefix=root)
+        summary = run_videos(tasks, flow_dir, extract_video_flow, options, max(1, os.cpu_count() or 1),
+                             "pairs", flow_manifest(options))
+        labels = {}
+        with open(os.path.join(root, f"{split}.csv"), encoding="utf-8") as handle:
+            for line in handle:
+                path, label = line.rsplit(maxsplit=1)
+                labels[os.path.splitext(path)[0]] = int(label)
+        lines = []
+        for task in tasks:
+            folder = os.path.join(flow_dir, task.video_id)
+            pairs = len(glob.glob(os.path.join(glob.escape(folder), "flow_x_*.jpg")))
+            if pairs:  # broken videos have no folder: listed in failures.jsonl, left out here
+                lines.append(f"{task.video_id} {pairs + 1} {labels[task.video_id]}\n")
+        atomic_write_text(os.path.join(flow_dir, f"{split}.csv"), "".join(lines))
+        logger.info("%s: %d flow folders (%d failed videos left out)", split, len(lines), summary.failed)
+    logger.info("SynthMotion flow ready in %.1f s", time.perf_counter() - start)
 
 
 def ensure_synthmotion(cfg: CfgNode, rank: int = 0, timeout_s: float = 1800.0) -> bool:
-    """Make DATA.PATH_TO_DATA_DIR hold SynthMotion as SYNTHMOTION.* asks; True if generated."""
+    """Make the SynthMotion data that SYNTHMOTION.* asks for exist; True if anything was made."""
     if not cfg.SYNTHMOTION.ENABLE or not (cfg.TRAIN.ENABLE or cfg.TEST.ENABLE):
         return False
-    out_dir = cfg.DATA.PATH_TO_DATA_DIR
+    root = cfg.SYNTHMOTION.ROOT or cfg.DATA.PATH_TO_DATA_DIR
     wanted = _wanted(cfg)
-    if _matches(out_dir, wanted):
+    algorithm = cfg.SYNTHMOTION.FLOW_ALGO
+    flow_wanted = {"videos": wanted, "algorithm": algorithm}
+    flow_dir = cfg.DATA.PATH_TO_DATA_DIR
+    videos_ok = _matches(root, _INFO_FILE, wanted)
+    flow_ok = not algorithm or _matches(flow_dir, _FLOW_INFO_FILE, flow_wanted)
+    if videos_ok and flow_ok:
         return False
     if rank != 0:
-        deadline = time.monotonic() + timeout_s
-        while not _matches(out_dir, wanted):
-            if time.monotonic() > deadline:
-                raise DataError(f"{out_dir}: rank 0 did not finish generating SynthMotion in {timeout_s:.0f} s")
-            time.sleep(2.0)
+        _wait_for(root, _INFO_FILE, wanted, timeout_s)
+        if algorithm:
+            _wait_for(flow_dir, _FLOW_INFO_FILE, flow_wanted, timeout_s)
         return False
-    logger.info("generating SynthMotion in %s (%s)", out_dir, wanted)
-    start = time.perf_counter()
-    # The info file is written last, so a killed generation is redone on the next run.
-    info_path = os.path.join(out_dir, _INFO_FILE)
-    if os.path.exists(info_path):
-        os.remove(info_path)
-    generate(out_dir, workers=max(1, os.cpu_count() or 1), progress=True, **wanted)
-    logger.info("SynthMotion ready in %.1f s", time.perf_counter() - start)
+    if not videos_ok:
+        _generate_videos(root, wanted)
+    if algorithm and not (videos_ok and flow_ok):
+        if os.path.abspath(flow_dir) == os.path.abspath(root):
+            raise DataError(f"SYNTHMOTION.FLOW_ALGO needs DATA.PATH_TO_DATA_DIR ({flow_dir}) apart from "
+                            f"SYNTHMOTION.ROOT ({root})")
+        stale = os.path.join(flow_dir, _FLOW_INFO_FILE)
+        if os.path.exists(stale):
+            os.remove(stale)
+        # Flow of other videos (or another algorithm) would be skipped as done: start clean.
+        shutil.rmtree(os.path.join(flow_dir, "videos"), ignore_errors=True)
+        for name in (MANIFEST_FILE, FAILURES_FILE):
+            if os.path.exists(os.path.join(flow_dir, name)):
+                os.remove(os.path.join(flow_dir, name))
+        _extract_flow(root, flow_dir, algorithm)
+        atomic_write_text(stale, json.dumps(flow_wanted, indent=1) + "\n")
     return True

@@ -28,3 +28,22 @@ def test_disabled_or_no_job_generates_nothing(tmp_path):
     assert ensure_synthmotion(_cfg(out, SYNTHMOTION__ENABLE=False)) is False
     assert ensure_synthmotion(_cfg(out, TRAIN__ENABLE=False, TEST__ENABLE=False)) is False
     assert not out.exists()
+
+
+def test_flow_folders_and_frame_lists_feed_the_flow_dataset(tmp_path):
+    from video3d.data import build_dataset
+
+    videos, flow = tmp_path / "synth", tmp_path / "flow"
+    cfg = _cfg(flow, SYNTHMOTION__ROOT=videos, SYNTHMOTION__FLOW_ALGO="dis", SYNTHMOTION__NUM_BROKEN=1,
+               DATA__FORMAT="frames", DATA__MODALITY="flow", DATA__PATH_PREFIX=flow,
+               DATA__NUM_FRAMES=2, DATA__SAMPLING_RATE=1, DATA__TRAIN_JITTER_SCALES="[32, 32]",
+               DATA__TRAIN_CROP_SIZE=32, DATA__TEST_CROP_SIZE=32)
+    assert ensure_synthmotion(cfg) is True
+    lines = (flow / "train.csv").read_text().splitlines()
+    assert len(lines) == 8  # the broken video is left out
+    folder, frames, label = lines[0].rsplit(" ", 2)
+    assert frames == "6" and 0 <= int(label) < 8
+    assert len(list((flow / folder).glob("flow_x_*.jpg"))) == 5  # 6 frames, 5 pairs
+    assert ensure_synthmotion(cfg) is False
+    item = build_dataset(cfg, "train", training=True)[0]
+    assert item["video"].shape == (2, 2, 32, 32)

@@ -27,6 +27,7 @@ _CHOICES = {
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "AUG.TYPE": ("randaug", "augmix"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "SYNTHMOTION.FLOW_ALGO": ("", "dis", "tvl1", "farneback"),
 }
 
 _POSITIVE = (

@@ -85,6 +85,8 @@ _C.SYNTHMOTION.SEED = 0  # generator seed (same seed, same bytes)
 _C.SYNTHMOTION.SIZE = 96  # frame side in pixels
 _C.SYNTHMOTION.FRAMES = 60  # frames per video (at 30 fps)
 _C.SYNTHMOTION.NUM_BROKEN = 0  # broken files (truncated, empty, garbage) mixed into each list
+_C.SYNTHMOTION.ROOT = ""  # where the videos go; empty = DATA.PATH_TO_DATA_DIR
+_C.SYNTHMOTION.FLOW_ALGO = ""  # also extract flow (dis, tvl1, farneback) into DATA.PATH_TO_DATA_DIR
 
 # ----------------------------------------------------------------------------- DATA_LOADER
 _C.DATA_LOADER = CfgNode()
