@@ -7,7 +7,8 @@ parameters), all at the same input, in one run.
                                       [--warmup 1] [--threads 2] [--models a,b,...]
 
 Models are timed round-robin (one iteration of each in turn) so a load change on a shared
-machine hits them all alike; medians are reported. Printed ratios (lower is faster):
+machine hits them all alike; medians, minima and the median of per-round (paired) ratios are
+reported. Printed ratios (lower is faster):
 resnet3d_50 / pytorchvideo (target <= 1.05), iresnet3d_50 / resnet3d_50 (target <= 1.05),
 each *_ffc / its linear-head twin (target < 1.01).
 """
@@ -105,18 +106,26 @@ def main(argv: list[str] | None = None) -> int:
             if iteration >= args.warmup:
                 times[name]["fwd"].append(fwd / args.batch)
                 times[name]["fwd+bwd"].append(both / args.batch)
-    medians = {n: {mode: statistics.median(v) * 1e3 for mode, v in t.items()} for n, t in times.items()}
+    stats = {kind: {n: {mode: reduce(v) * 1e3 for mode, v in t.items()} for n, t in times.items()}
+             for kind, reduce in (("median", statistics.median), ("min", min))}
     print(f"input {args.batch}x3x{args.frames}x{args.size}x{args.size}, {args.threads} threads, "
-          f"{args.iters} timed iterations (+{args.warmup} warm-up), median ms per clip")
-    print(f"{'model':<20} {'params':>12} {'fwd ms':>10} {'fwd+bwd ms':>11}")
+          f"{args.iters} timed iterations (+{args.warmup} warm-up), ms per clip")
+    print(f"{'model':<20} {'params':>12} {'fwd median':>11} {'fwd min':>9} {'f+b median':>11} {'f+b min':>9}")
     for name, model in models.items():
         params = sum(p.numel() for p in model.parameters())
-        print(f"{name:<20} {params:>12,} {medians[name]['fwd']:>10.1f} {medians[name]['fwd+bwd']:>11.1f}")
-    print("ratios (lower is faster)")
+        med, low = stats["median"][name], stats["min"][name]
+        print(f"{name:<20} {params:>12,} {med['fwd']:>11.1f} {low['fwd']:>9.1f} "
+              f"{med['fwd+bwd']:>11.1f} {low['fwd+bwd']:>9.1f}")
+    print("ratios (lower is faster): of medians, of minima, and the median of per-round ratios")
+    print("(each round times every model back to back, so a paired ratio sees the same machine load)")
     for a, b in RATIOS:
-        if a in medians and b in medians:
-            print(f"  {a} / {b}: fwd {medians[a]['fwd'] / medians[b]['fwd']:.3f}, "
-                  f"fwd+bwd {medians[a]['fwd+bwd'] / medians[b]['fwd+bwd']:.3f}")
+        if a in times and b in times:
+            parts = []
+            for mode in ("fwd", "fwd+bwd"):
+                paired = statistics.median(x / y for x, y in zip(times[a][mode], times[b][mode], strict=True))
+                parts.append(f"{mode}: median {stats['median'][a][mode] / stats['median'][b][mode]:.3f}, "
+                             f"min {stats['min'][a][mode] / stats['min'][b][mode]:.3f}, paired {paired:.3f}")
+            print(f"  {a} / {b}  " + " | ".join(parts))
     return 0
 
 
