@@ -1,8 +1,14 @@
 import hashlib
+import math
 import os
 from collections import Counter
 
-from data_prep.synthetic import CLASS_NAMES, generate, split_labels
+import av
+import numpy as np
+import pytest
+
+from data_prep.synthetic import CLASS_NAMES, generate, sample_params, split_labels, trajectory
+from video3d.errors import DataError
 
 
 def _digests(root):
@@ -33,3 +39,74 @@ def test_labels_are_balanced_and_seeded():
     assert max(counts.values()) - min(counts.values()) <= 1
     assert labels == split_labels(20, seed=0, split="train")
     assert labels != split_labels(20, seed=1, split="train")
+
+
+def test_layout_lists_and_decodable_videos(tmp_path):
+    root = str(tmp_path / "sm")
+    lists = generate(root, num_train=4, num_val=2, seed=1, size=32, frames=6, workers=1)
+    with open(os.path.join(root, "classnames.txt")) as handle:
+        assert handle.read().split() == list(CLASS_NAMES)
+    for split, count in (("train", 4), ("val", 2)):
+        with open(os.path.join(root, f"{split}.csv")) as handle:
+            lines = handle.read().splitlines()
+        assert [(p, int(lab)) for p, lab in (line.split(" ") for line in lines)] == lists[split]
+        assert len(lines) == count
+        for rel, label in lists[split]:
+            assert rel.startswith(f"videos/{CLASS_NAMES[label]}/") and rel.endswith(".mp4")
+            with av.open(os.path.join(root, rel)) as container:
+                frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            assert len(frames) == 6 and frames[0].shape == (32, 32, 3)
+    assert not [n for _, _, names in os.walk(root) for n in names if n.startswith(".tmp")]
+
+
+def test_broken_files_are_listed_and_fail_to_decode(tmp_path):
+    root = str(tmp_path / "sm")
+    lists = generate(root, num_train=3, num_val=2, seed=1, size=32, frames=4, workers=1, num_broken=3)
+    for split, good in (("train", 3), ("val", 2)):
+        broken = [rel for rel, _ in lists[split] if "broken" in rel]
+        assert len(broken) == 3 and len(lists[split]) == good + 3
+        for rel in broken:
+            with pytest.raises(av.error.FFmpegError), av.open(os.path.join(root, rel)) as container:
+                for _ in container.decode(video=0):
+                    pass
+
+
+def test_odd_size_is_rejected_naming_the_value(tmp_path):
+    with pytest.raises(DataError, match="33"):
+        generate(str(tmp_path), num_train=1, num_val=1, size=33, frames=4)
+
+
+def test_each_class_moves_in_its_named_direction():
+    rng = np.random.default_rng(0)
+    half = 48.0
+    for label, name in enumerate(CLASS_NAMES):
+        cx, cy, angle, radius = trajectory(sample_params(label, rng, 96, 60))
+        step_x = (np.diff(cx) + half) % 96 - half  # unwrap the torus
+        step_y = (np.diff(cy) + half) % 96 - half
+        step_a = (np.diff(angle) + math.pi) % (2 * math.pi) - math.pi
+        step_r = np.diff(np.log(radius))
+        moving = {0: step_x < -1.5, 1: step_x > 1.5, 2: step_y < -1.5, 3: step_y > 1.5,
+                  4: step_a > 0.1, 5: step_a < -0.1, 6: step_r > 0.015, 7: step_r < -0.015}
+        assert moving[label].all(), name
+        still = [s for k, s in enumerate((step_x, step_y, step_a, step_r)) if k != label // 2]
+        assert all(np.all(s == 0) for s in still), name
+
+
+def test_single_frame_statistics_do_not_reveal_the_class():
+    """Position, angle and size of a random frame follow the same law for every class."""
+    size, frames, videos = 96, 60, 400
+    per_class = {}
+    for label in range(len(CLASS_NAMES)):
+        rng = np.random.default_rng(100 + label)
+        rows = []
+        for _ in range(videos):
+            cx, cy, angle, radius = trajectory(sample_params(label, rng, size, frames))
+            t = rng.integers(frames)
+            rows.append((cx[t], cy[t], math.cos(angle[t]), math.sin(angle[t]), math.log(radius[t])))
+        per_class[label] = np.asarray(rows)
+    pooled = np.concatenate(list(per_class.values()))
+    spread = pooled.std(axis=0)
+    for label, rows in per_class.items():
+        # Means within 4 standard errors and spreads within 15 % of the pooled ones.
+        assert np.all(np.abs(rows.mean(axis=0) - pooled.mean(axis=0)) < 4 * spread / math.sqrt(videos)), label
+        assert np.all(np.abs(rows.std(axis=0) / spread - 1) < 0.15), label
