@@ -80,7 +80,7 @@ def test_predictions_match_the_test_run_on_the_same_videos(setup, tmp_path, caps
     predict.main(_args(root, checkpoint, *videos, json_out=True))
     predicted = {Path(e["path"]).stem: e["top5"][0] for e in json.loads(capsys.readouterr().out)}
     cfg = load_config(DEMO, ["DATA.PATH_TO_DATA_DIR", str(root), "DATA.PATH_PREFIX", str(root),
-                             "OUTPUT_DIR", str(tmp_path), "TEST.CHECKPOINT_FILE_PATH", checkpoint, *TINY])
+                             "DATA.CLASS_NAMES_FILE", str(root / "classnames.txt"), "OUTPUT_DIR", str(tmp_path), "TEST.CHECKPOINT_FILE_PATH", checkpoint, *TINY])
     evaluator.run_test(cfg)
     for video in json.loads((tmp_path / "results.json").read_text())["videos"]:
         top = predicted[Path(video["video_id"]).stem]
