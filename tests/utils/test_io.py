@@ -21,3 +21,11 @@ def test_failed_write_keeps_old_content_and_leaves_no_temp(tmp_path):
         raise RuntimeError("crash mid-write")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_written_file_gets_the_usual_mode_not_mkstemps_0600(tmp_path):
+    path = tmp_path / "a.txt"
+    atomic_write_text(str(path), "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -8,6 +8,12 @@ import tempfile
 from collections.abc import Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
     """Open a temp file beside `path`; on a clean exit fsync it and rename it over `path`."""
@@ -20,6 +26,7 @@ def atomic_write(path: str, mode: str = "w", encoding: str | None = "utf-8") -> 
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
