@@ -73,7 +73,7 @@ def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
         num_workers=workers,
         pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
         drop_last=training,
-        persistent_workers=False,
+        persistent_workers=workers > 0,  # a broken file is then logged once per worker, not once per epoch
         prefetch_factor=2 if workers > 0 else None,
     )
 
