@@ -6,7 +6,8 @@ Generated H.264 videos (10 s, 30 fps, a keyframe every 2 s) are turned into 10 c
 of 16 x 256 x 256 (stride 4, the Kinetics default), three ways, in one run:
 
 - ours: `video3d.data.build_test_dataset`'s item, all clips' frames in one `get_frames` call
-  (seek once, decode forward, convert only the wanted frames), views cut in memory;
+  (seek once, decode forward, skip unwanted non-reference frames, convert only the wanted
+  ones), views cut in memory;
 - per-view, PySlowFast's way (reference/frameworks.md 1.9): for each of the 30 views open the
   file, seek to the clip's window, decode and convert every frame of the window, keep the
   clip's frames, crop one view;
@@ -67,22 +68,6 @@ def write_video(path: str, width: int, height: int, seed: int) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-
-
-class _CountingContainer:
-    """Counts the frames a PyAV container decodes; everything else passes through."""
-
-    def __init__(self, container):
-        self._container = container
-        self.decoded = 0
-
-    def decode(self, *args, **kwargs):
-        for frame in self._container.decode(*args, **kwargs):
-            self.decoded += 1
-            yield frame
-
-    def __getattr__(self, name):
-        return getattr(self._container, name)
 
 
 def _window_frames(container, stream, first: int, last: int) -> tuple[dict[int, torch.Tensor], int]:
@@ -155,9 +140,8 @@ def ours_decoded_frames(cfg, protocol: Protocol, path: str) -> int:
     """Frames our source decodes for one video: the same single `get_frames` call, counted."""
     union = sorted({i for clip in protocol.clips for i in clip})
     with open_source_from_cfg(cfg, path) as source:
-        source._container = counter = _CountingContainer(source._container)
         source.get_frames(union)
-        return counter.decoded
+        return source.frames_decoded
 
 
 def _median_seconds(ways, num_videos: int, repeats: int) -> list[float]:

@@ -34,9 +34,10 @@ def frame_index_of(image) -> int:
 
 
 def write_video(path: str, num_frames: int, height: int, width: int, fps: int = 30, gop: int = 0,
-                codec: str = "libx264", noise: bool = False, seed: int = 0) -> str:
+                codec: str = "libx264", noise: bool = False, seed: int = 0, bframes: int = 0) -> str:
     """An H.264 mp4 (or `codec`) whose frame i is `frame_image(i)`; `gop` frames between
-    keyframes (0 = 2 s, as the benchmark videos). `noise` adds texture (costlier to decode)."""
+    keyframes (0 = 2 s, as the benchmark videos). `noise` adds texture (costlier to decode);
+    `bframes` > 0 puts B-frames between the P-frames (x264's default encodes have 3)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     rng = np.random.default_rng(seed)
     with av.open(path, "w") as container:
@@ -45,7 +46,8 @@ def write_video(path: str, num_frames: int, height: int, width: int, fps: int = 
         stream.pix_fmt = "yuv444p" if (width % 2 or height % 2) else "yuv420p"
         keyint = str(gop or 2 * fps)
         if codec == "libx264":
-            stream.options = {"g": keyint, "keyint_min": keyint, "sc_threshold": "0", "preset": "ultrafast"}
+            stream.options = {"g": keyint, "keyint_min": keyint, "sc_threshold": "0", "preset": "ultrafast",
+                              "bf": str(bframes)}
         else:
             stream.options = {"g": keyint}
         for index in range(num_frames):

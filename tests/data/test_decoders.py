@@ -67,6 +67,21 @@ def _count_decoded_frames(monkeypatch) -> list[int]:
     return seen
 
 
+def test_pyav_skips_unwanted_non_reference_frames_without_changing_the_wanted_ones(tmp_path):
+    import av
+
+    path = write_video(str(tmp_path / "bframes.mp4"), 120, 32, 48, fps=30, gop=60, noise=True, bframes=3)
+    with av.open(path) as container:
+        reference = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    indices = list(range(1, 110, 4))
+    with open_source(path) as source:
+        frames = source.get_frames(indices)
+        decoded = source.frames_decoded
+    for frame, index in zip(frames, indices, strict=True):
+        assert np.array_equal(frame.numpy(), reference[index])
+    assert len(indices) < decoded < 110  # some unwanted B-frames were never decoded
+
+
 def test_pyav_seeks_to_keyframe_instead_of_decoding_from_start(tmp_path, monkeypatch):
     path = write_video(str(tmp_path / "long.mp4"), 300, 32, 48, fps=30, gop=30)
     seen = _count_decoded_frames(monkeypatch)

@@ -34,6 +34,7 @@ class PyAVSource(FrameSource):
         import av
 
         self._container = None
+        self.frames_decoded = 0  # frames the decoder produced (benchmarks and tests count them)
         try:
             self._container = av.open(path)
             if not self._container.streams.video:
@@ -97,12 +98,34 @@ class PyAVSource(FrameSource):
     def channels(self) -> int:
         return 3
 
+    def _index_at(self, pts: int) -> int:
+        return round((pts - self._start_pts) * self._time_base * self._rate)
+
     def _frame_index(self, frame) -> int:
-        return round((frame.pts - self._start_pts) * self._time_base * self._rate)
+        return self._index_at(frame.pts)
 
     def _seek(self, index: int) -> None:
         pts = self._start_pts + math.floor(Fraction(index) / (self._rate * self._time_base))
         self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+
+    def _decode_packets(self, wanted: set[int]):
+        """The stream's frames from the current position, in presentation order. A packet whose
+        frame is not wanted is decoded only if other frames reference it (skip_frame NONREF):
+        x264's non-reference B-frames are about a quarter of a default encode. Frames near the
+        end are always decoded, so an overshooting frame-count estimate repeats the true last
+        frame."""
+        context = self._stream.codec_context
+        always_from = self._num_frames - 1 - ESTIMATE_SLACK
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.pts is not None:
+                    index = self._index_at(packet.pts)
+                    context.skip_frame = "DEFAULT" if index in wanted or index >= always_from else "NONREF"
+                for frame in packet.decode():
+                    self.frames_decoded += 1
+                    yield frame
+        finally:
+            context.skip_frame = "DEFAULT"
 
     def _decode_run(self, wanted: list[int], i: int, out: dict[int, torch.Tensor]) -> int:
         """Decode forward from the current position into `out`, starting at wanted[i].
@@ -110,7 +133,7 @@ class PyAVSource(FrameSource):
         Returns the position in `wanted` where a new seek is needed (len(wanted) when done).
         """
         first, last_frame, last_index = i, None, -1
-        for frame in self._container.decode(self._stream):
+        for frame in self._decode_packets(set(wanted[i:])):
             if frame.pts is None:
                 raise DecodeError(self.path, "a decoded frame has no timestamp")
             index = self._frame_index(frame)

