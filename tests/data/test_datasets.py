@@ -133,6 +133,8 @@ def test_bad_files_are_logged_once_and_replaced_by_good_samples(small_cfg, video
     dataset = build_dataset(cfg, "train", True)
     items = [dataset[(epoch, index)] for epoch in range(2) for index in range(4)]
     assert all(item["index"] >= 4 for item in items)  # every broken video replaced by a good one
+    assert all(item["replaced"] for item in items)
+    assert not any(dataset[(0, index)]["replaced"] for index in range(4, 4 + len(GOOD_LINES)))
     assert dataset.num_failures >= 8
     warnings = [r.getMessage() for r in video3d_caplog.records if r.levelno == logging.WARNING]
     for line in BROKEN_LINES:

@@ -156,3 +156,31 @@ def test_initial_weights_can_keep_their_epoch_and_optimizer_state(tmp_path):
     assert second.start_epoch == 1
     momentum = first.optimizer.state_dict()["state"][0]["momentum_buffer"]
     assert torch.equal(second.optimizer.state_dict()["state"][0]["momentum_buffer"], momentum)
+
+
+class _LabelFromInput(torch.nn.Module):
+    """Logits that pick class round(x[0, 0, 0, 0]) of each clip."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(x[:, 0, 0, 0, 0].round().long(), 4).float() * 10
+
+
+def test_validation_leaves_out_videos_the_dataset_replaced():
+    from types import SimpleNamespace
+
+    from video3d.engine.hooks import validate
+
+    def batch(predicted, labels, replaced):
+        video = torch.tensor(predicted, dtype=torch.float32)[:, None, None, None, None].expand(-1, 1, 1, 2, 2)
+        return {"video": video, "label": torch.tensor(labels), "replaced": torch.tensor(replaced)}
+
+    # The replaced slots carry another video (wrongly predicted here): counting them would
+    # give 2 errors out of 6 clips instead of 0 out of 4.
+    loader = [batch([0, 1, 3], [0, 1, 2], [False, False, True]),
+              batch([2, 0, 3], [2, 1, 3], [False, True, False]),
+              batch([1], [0], [True])]
+    trainer = SimpleNamespace(model=_LabelFromInput(), val_loader=loader, device=torch.device("cpu"),
+                              autocast=lambda: torch.autocast("cpu", enabled=False), cfg=None,
+                              components=SimpleNamespace(training_logits=lambda logits, cfg: logits))
+    stats = validate(trainer)
+    assert stats["clips"] == 4 and stats["top1_err"] == 0.0

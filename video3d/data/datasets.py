@@ -2,7 +2,7 @@
 
 The datasets differ only in how their list is read (`video3d.data.lists`) and, for SSv2, in
 the temporal sampling (TSN segments). An item is
-`{"video": float [C, T, H, W], "label": int, "index": int, "video_id": str}`.
+`{"video": float [C, T, H, W], "label": int, "index": int, "video_id": str, "replaced": bool}`.
 
 Training: a random clip, random short side in DATA.TRAIN_JITTER_SCALES, random
 DATA.TRAIN_CROP_SIZE crop, flip (label- and flow-aware), optional RandAugment / AugMix.
@@ -12,8 +12,9 @@ short side DATA.TEST_CROP_SIZE and the centre DATA.TEST_CROP_SIZE crop.
 Every random number of sample `index` in epoch `e` comes from a generator seeded with
 (RNG_SEED, e, index, attempt), so a resumed run sees the same clips with any worker count.
 A sample that cannot be decoded is logged once per path (with the reason), counted, and
-replaced by another sample drawn from the same generator; DATA.MAX_CONSECUTIVE_FAILURES
-failures in a row stop with a DataError.
+replaced by another sample drawn from the same generator (its item says "replaced", and
+per-epoch validation leaves it out instead of counting a video twice);
+DATA.MAX_CONSECUTIVE_FAILURES failures in a row stop with a DataError.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class VideoDataset(Dataset):
                 current = int(torch.randint(len(self.records), (1,), generator=replacement))
                 continue
             self._consecutive_failures = 0
-            return {"video": video, "label": label, "index": current, "video_id": record.video_id}
+            return {"video": video, "label": label, "index": current, "video_id": record.video_id,
+                    "replaced": attempt > 0}
 
 
 class SegmentVideoDataset(VideoDataset):

@@ -58,7 +58,7 @@ def per_process_batch_size(global_batch: int, world_size: int, accum_steps: int 
 
 
 def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
-    """Batches `{"video": [B, C, T, H, W], "label": [B], "index": [B], "video_id": list}` of
+    """Batches `{"video": [B, C, T, H, W], "label": [B], "index": [B], "video_id": list, "replaced": [B]}` of
     `build_dataset(cfg, split, training)`; shuffled and drop_last when `training`."""
     dataset = build_dataset(cfg, split, training)
     world_size = get_world_size()

@@ -89,13 +89,21 @@ def _precise_bn(trainer) -> None:
 
 @torch.no_grad()
 def validate(trainer) -> dict:
-    """Loss and top-1/top-5 error on the single centre view of each TEST.SPLIT video."""
+    """Loss and top-1/top-5 error on the single centre view of each TEST.SPLIT video. A video
+    that could not be decoded is left out (the dataset filled its slot with another video,
+    which would otherwise count twice)."""
     model = ckpt.unwrap_model(trainer.model)
     model.eval()
     totals = [0.0, 0.0, 0.0, 0.0]  # loss sum, top-1 hits, top-5 hits, clips
     for batch in trainer.val_loader:
-        videos = batch["video"].to(trainer.device, non_blocking=True)
-        labels = batch["label"].to(trainer.device)
+        videos, labels = batch["video"], batch["label"]
+        if "replaced" in batch:
+            keep = ~batch["replaced"]
+            if not keep.any():
+                continue
+            videos, labels = videos[keep], labels[keep]
+        videos = videos.to(trainer.device, non_blocking=True)
+        labels = labels.to(trainer.device)
         with trainer.autocast():
             logits = trainer.components.training_logits(model(videos), trainer.cfg).float()
         targets = smooth_one_hot(labels, logits.shape[-1])
