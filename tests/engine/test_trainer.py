@@ -184,3 +184,24 @@ def test_validation_leaves_out_videos_the_dataset_replaced():
                               components=SimpleNamespace(training_logits=lambda logits, cfg: logits))
     stats = validate(trainer)
     assert stats["clips"] == 4 and stats["top1_err"] == 0.0
+
+
+def test_training_curves_are_redrawn_at_most_every_interval_and_at_the_end(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from video3d.engine.hooks import PlotHook
+    from video3d.utils import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "plot_training_curves", lambda history, path: drawn.append(len(history)))
+    now = [0.0]
+    hook = PlotHook(SimpleNamespace(OUTPUT_DIR=str(tmp_path)), min_interval=30.0, clock=lambda: now[0])
+    trainer = SimpleNamespace(history=[])
+    for epoch in range(6):  # epochs of 10 s: drawn after epochs 1 and 4 (30 s later)
+        trainer.history.append({"epoch": epoch})
+        now[0] += 10.0
+        hook.after_epoch(trainer)
+    hook.after_train(trainer)
+    assert drawn == [1, 4, 6]
+    hook.after_train(trainer)  # nothing new since the last drawing
+    assert drawn == [1, 4, 6]
