@@ -117,16 +117,14 @@ class PyAVSource(FrameSource):
         frame."""
         context = self._stream.codec_context
         always_from = self._num_frames - 1 - ESTIMATE_SLACK
-        try:
-            for packet in self._container.demux(self._stream):
-                if packet.pts is not None:
-                    index = self._index_at(packet.pts)
-                    context.skip_frame = "DEFAULT" if index in wanted or index >= always_from else "NONREF"
-                for frame in packet.decode():
-                    self.frames_decoded += 1
-                    yield frame
-        finally:
-            context.skip_frame = "DEFAULT"
+        for packet in self._container.demux(self._stream):
+            # Decided per packet; a packet without a timestamp (or the final flush) is decoded.
+            index = None if packet.pts is None else self._index_at(packet.pts)
+            unwanted = index is not None and index not in wanted and index < always_from
+            context.skip_frame = "NONREF" if unwanted else "DEFAULT"
+            for frame in packet.decode():
+                self.frames_decoded += 1
+                yield frame
 
     def _decode_run(self, wanted: list[int], i: int, out: dict[int, torch.Tensor]) -> int:
         """Decode forward from the current position into `out`, starting at wanted[i].
