@@ -73,7 +73,11 @@ def test_input_channels_are_inferred_from_modality(modality, channels):
         (["MODEL.HEAD", "conv"], "MODEL.HEAD"),
         (["DATA.MODALITY", "flow", "DATA.FORMAT", "video"], "DATA.MODALITY"),
         (["DATA.TRAIN_CROP_SIZE", "300"], "DATA.TRAIN_CROP_SIZE"),
-        (["SOLVER.STEPS", "[0, 10]"], "SOLVER.STEPS"),
+        (["SOLVER.STEPS", "[0, 10, 20, 30, 40]"], "SOLVER.STEPS"),
+        (["SOLVER.LR_SCALING", "sqrt"], "SOLVER.LR_SCALING"),
+        (["DATA.INPUT_CHANNEL_NUM", "[3, 3]"], "two-pathway SlowFast"),
+        (["DATA.INPUT_CHANNEL_NUM", "[3]", "DATA.MODALITY", "flow", "DATA.FORMAT", "frames"], "DATA.INPUT_CHANNEL_NUM"),
+        (["RESNET.SPATIAL_STRIDES", "[[1, 1], [2, 2], [2, 2], [2, 2]]"], "RESNET.SPATIAL_STRIDES"),
         (["RESNET.TEMPORAL_STRIDES", "[1, 2]"], "RESNET.TEMPORAL_STRIDES"),
         (["TEST.NUM_SPATIAL_CROPS", "2"], "TEST.NUM_SPATIAL_CROPS"),
         (["RESNET.BLOCK", "basic"], "RESNET.BLOCK"),
@@ -99,3 +103,15 @@ def test_every_default_key_has_a_comment():
 def test_check_config_accepts_the_defaults():
     cfg = check_config(get_cfg())
     assert cfg.DATA.INPUT_CHANNEL_NUM == [3]
+
+
+def test_single_pathway_lists_of_pyslowfast_are_read_as_plain_lists():
+    cfg = load_config(None, ["RESNET.SPATIAL_STRIDES", "[[1], [2], [2], [2]]", "DATA.INPUT_CHANNEL_NUM", "[3]"])
+    assert cfg.RESNET.SPATIAL_STRIDES == [1, 2, 2, 2]
+    assert cfg.DATA.INPUT_CHANNEL_NUM == [3]
+
+
+def test_a_per_pathway_list_is_one_line_not_a_traceback_from_conv3d():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["RESNET.SPATIAL_STRIDES", "[[1, 1], [2, 2], [2, 2], [2, 2]]"])
+    assert "\n" not in str(err.value) and "RESNET.SPATIAL_STRIDES" in str(err.value)

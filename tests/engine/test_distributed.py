@@ -11,7 +11,14 @@ from engine_toys import toy_cfg, toy_components
 
 from video3d.config import get_cfg
 from video3d.engine.checkpoint import load_checkpoint
-from video3d.engine.distributed import ProcessInfo, backend_for, first_slurm_host, get_device, process_info
+from video3d.engine.distributed import (
+    ProcessInfo,
+    backend_for,
+    first_slurm_host,
+    get_device,
+    init_distributed,
+    process_info,
+)
 from video3d.engine.trainer import Trainer, seed_everything
 from video3d.errors import ConfigError
 from video3d.utils.logging import setup_logging
@@ -81,3 +88,61 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     reference = load_checkpoint(str(single / "checkpoints" / "checkpoint_epoch_00001.pyth"))["model_state"]
     for name, tensor in reference.items():
         assert torch.allclose(mine[name], tensor, atol=1e-6), name
+
+
+def _cfg(**top):
+    cfg = get_cfg()
+    for key, value in top.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+@pytest.mark.parametrize("top", [{"NUM_GPUS": 8}, {"NUM_GPUS": 0, "NUM_SHARDS": 2}])
+def test_several_gpus_or_shards_in_one_process_is_an_error_naming_torchrun(monkeypatch, top):
+    for name in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="launch with torchrun .*--nproc_per_node") as err:
+        init_distributed(_cfg(**top))
+    assert "\n" not in str(err.value)
+
+
+def test_init_method_with_several_gpus_per_node_names_the_torchrun_line(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    cfg = _cfg(NUM_GPUS=8, NUM_SHARDS=2, SHARD_ID=1)
+    with pytest.raises(ConfigError, match="torchrun --nnodes 2 --node_rank 1 --rdzv_endpoint node0:9999 "
+                                          "--nproc_per_node 8 tools/run_net.py"):
+        init_distributed(cfg, "tcp://node0:9999")
+    with pytest.raises(ConfigError, match="tcp://HOST:PORT"):
+        init_distributed(_cfg(NUM_GPUS=0, NUM_SHARDS=2), "env://")
+
+
+_SHARD = """
+import sys
+from video3d.config import load_config
+from video3d.engine.distributed import destroy_distributed, init_distributed
+from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size
+cfg = load_config(None, ["NUM_GPUS", "0", "NUM_SHARDS", "2", "SHARD_ID", sys.argv[1]])
+info = init_distributed(cfg, sys.argv[2])
+print(info.rank, info.world_size, get_rank(), get_world_size(), all_gather_objects(int(sys.argv[1]) * 10))
+destroy_distributed()
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters: about 20 s on two loaded cores
+def test_pyslowfast_launch_flags_join_two_shards_over_tcp(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "shard.py"
+    script.write_text(_SHARD)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                         env.get("PYTHONPATH", "")])
+    procs = [subprocess.Popen([sys.executable, str(script), str(shard), f"tcp://127.0.0.1:{port}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for shard in (0, 1)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["0 2 0 2 [0, 10]", "1 2 1 2 [0, 10]"]

@@ -78,6 +78,13 @@ def test_shards_cover_every_video_exactly_once_without_padding(num_videos, world
     assert shard_indices(7, 1, 2) == [1, 3, 5]
 
 
+def test_test_batch_size_counts_views_over_all_processes_as_in_pyslowfast():
+    assert evaluator.views_per_forward(64, 8) == 8
+    assert evaluator.views_per_forward(30, 1) == 30
+    assert evaluator.views_per_forward(30, 8) == 3
+    assert evaluator.views_per_forward(4, 8) == 1
+
+
 def test_forward_views_batches_views_across_videos_and_returns_each_video_its_logits():
     model = ValueModel(num_classes=6)
     items = [

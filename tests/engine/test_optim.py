@@ -7,6 +7,7 @@ from torch import nn
 from video3d.config import get_cfg
 from video3d.engine.optim import (
     build_optimizer,
+    describe_lr,
     learning_rate,
     lr_at_epoch,
     param_groups,
@@ -30,8 +31,25 @@ def test_step_policy_factors_at_the_boundaries():
     assert steps_with_relative_lrs(89.9, steps, lrs) == 0.001
 
 
+def test_base_lr_is_the_lr_used_unless_the_config_asks_for_linear_scaling():
+    cfg = _cfg(BASE_LR=0.03)  # PySlowFast's SSv2 recipe: batch 16, BASE_LR 0.03 is the rate used
+    cfg.TRAIN.BATCH_SIZE = 16
+    assert cfg.SOLVER.LR_SCALING == "none"
+    assert lr_at_epoch(cfg, 0.0) == pytest.approx(0.03, abs=1e-15)
+    assert describe_lr(cfg) == "effective base LR 0.03 = SOLVER.BASE_LR (SOLVER.LR_SCALING none)"
+    cfg.SOLVER.LR_SCALING = "linear"
+    assert lr_at_epoch(cfg, 0.0) == pytest.approx(0.03 * 16 / 64, abs=1e-15)
+    assert describe_lr(cfg).startswith("effective base LR 0.0075 = SOLVER.BASE_LR 0.03 x TRAIN.BATCH_SIZE 16 / ")
+
+
+def test_lrs_longer_than_steps_is_accepted_as_in_pyslowfast():
+    # configs/SSv2/SLOWFAST_16x8_R50.yaml: six factors for three steps; the extra ones are unused.
+    steps, lrs = [0, 14, 18], [1, 0.1, 0.01, 0.001, 0.0001, 0.00001]
+    assert [steps_with_relative_lrs(e, steps, lrs) for e in (0, 13.9, 14, 18, 21.9)] == [1, 1, 0.1, 0.01, 0.01]
+
+
 def test_iresnet_recipe_scales_linearly_with_the_global_batch():
-    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=64)
+    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=64, LR_SCALING="linear")
     cfg.TRAIN.BATCH_SIZE = 128  # twice the base batch: twice the LR
     assert lr_at_epoch(cfg, 0.0) == pytest.approx(0.2, abs=1e-12)
     assert lr_at_epoch(cfg, 30.0) == pytest.approx(0.02, abs=1e-12)
@@ -40,7 +58,7 @@ def test_iresnet_recipe_scales_linearly_with_the_global_batch():
 
 
 def test_linear_warmup_reaches_the_policy_value_at_its_end():
-    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=64, WARMUP_EPOCHS=5.0, WARMUP_START_LR=0.01)
+    cfg = _cfg(BASE_LR=0.1, BASE_BATCH_SIZE=64, WARMUP_EPOCHS=5.0, WARMUP_START_LR=0.01, LR_SCALING="linear")
     cfg.TRAIN.BATCH_SIZE = 128
     assert lr_at_epoch(cfg, 0.0) == pytest.approx(0.02, abs=1e-12)
     assert lr_at_epoch(cfg, 2.5) == pytest.approx(0.11, abs=1e-12)  # halfway from 0.02 to 0.2

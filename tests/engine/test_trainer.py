@@ -12,6 +12,7 @@ from video3d.engine import checkpoint as ckpt
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.optim import lr_at_epoch
 from video3d.engine.trainer import Trainer, TrainingDivergedError, seed_everything
+from video3d.models import load_pretrained
 from video3d.utils.logging import setup_logging
 
 
@@ -205,3 +206,55 @@ def test_training_curves_are_redrawn_at_most_every_interval_and_at_the_end(tmp_p
     assert drawn == [1, 4, 6]
     hook.after_train(trainer)  # nothing new since the last drawing
     assert drawn == [1, 4, 6]
+
+
+def _toy_with_real_loader(tmp_path, state: dict, *opts: str) -> Trainer:
+    path = str(tmp_path / "init.pyth")
+    ckpt.save_checkpoint(path, {"model_state": state})
+    components = toy_components()
+    components.load_pretrained = load_pretrained
+    cfg = toy_cfg(str(tmp_path / "run"), "TRAIN.CHECKPOINT_FILE_PATH", path, *opts)
+    return Trainer(cfg, components)
+
+
+def test_initial_weights_that_leave_backbone_tensors_unloaded_are_an_error(tmp_path):
+    source = ToyNet(4, 0.0, batchnorm=False)
+    foreign = {"backbone.conv.weight": source.conv.weight, "backbone.conv.bias": source.conv.bias,
+               "fc.weight": source.fc.weight, "fc.bias": source.fc.bias}
+    with pytest.raises(ckpt.CheckpointError) as err:
+        _toy_with_real_loader(tmp_path, foreign)
+    message = str(err.value)
+    assert "leave 2 of 4 backbone tensors unloaded (e.g. conv.weight, conv.bias)" in message
+    assert "2 tensors of the file match no model name (e.g. backbone.conv.weight" in message
+    assert "TRAIN.CHECKPOINT_ALLOW_PARTIAL True" in message and "\n" not in message
+
+
+def test_partial_initial_weights_load_when_the_config_allows_it(tmp_path):
+    source = ToyNet(4, 0.0, batchnorm=False)
+    trainer = _toy_with_real_loader(tmp_path, {"fc.weight": source.fc.weight, "fc.bias": source.fc.bias},
+                                    "TRAIN.CHECKPOINT_ALLOW_PARTIAL", "True")
+    assert torch.equal(trainer.model.fc.weight, source.fc.weight)
+    log = (tmp_path / "stdout.log").read_text()
+    assert "[WARNING]" in log and "leave 2 of 4 backbone tensors unloaded" in log
+
+
+@pytest.mark.parametrize("content, kind", [
+    ({"model_state": {}, "optimizer_state": {}, "epoch": 3, "cfg": "NUM_GPUS: 8"}, "a PySlowFast checkpoint"),
+    ({"weight": torch.zeros(2)}, "not a video3d training checkpoint"),
+])
+def test_a_foreign_file_found_by_auto_resume_is_one_line(tmp_path, content, kind):
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    ckpt.save_checkpoint(str(folder / "checkpoint_epoch_00003.pyth"), content)
+    with pytest.raises(ckpt.CheckpointError) as err:
+        Trainer(toy_cfg(str(tmp_path / "run")), toy_components())
+    message = str(err.value)
+    assert message.startswith(f"auto-resume found {folder / 'checkpoint_epoch_00003.pyth'}, {kind}")
+    assert "TRAIN.AUTO_RESUME False" in message and "\n" not in message
+
+
+def test_a_resume_checkpoint_of_another_model_is_one_line(tmp_path):
+    first = _train(tmp_path / "run", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0")
+    assert first.history
+    with pytest.raises(ckpt.CheckpointError, match="does not fit this model and config"):
+        Trainer(toy_cfg(str(tmp_path / "run"), "MODEL.NUM_CLASSES", "5"), toy_components())

@@ -12,7 +12,7 @@ from torch import nn
 from video3d.config import load_config
 from video3d.errors import CheckpointError
 from video3d.models import build_model, load_pretrained
-from video3d.models.inflate import inflate_weight
+from video3d.models.inflate import inflate_weight, partial_load_message, unloaded_backbone
 
 IMAGE = 64  # small images keep the full-size networks fast on two cores
 FRAMES = 4
@@ -114,6 +114,7 @@ def test_fine_tuning_keeps_everything_but_a_head_of_another_shape():
     report = load_pretrained(hmdb, state)
     assert sorted(report["skipped_head"]) == ["head.fc.bias", "head.fc.weight"]
     assert sorted(report["missing"]) == ["head.fc.bias", "head.fc.weight"]
+    assert unloaded_backbone(report) == [] and partial_load_message("k400.pyth", report) is None  # allowed
     torch.testing.assert_close(hmdb.head.fc.weight, fc_before)
     torch.testing.assert_close(hmdb.head.filters[0].weight, kinetics.head.filters[0].weight)
     torch.testing.assert_close(hmdb.layer4[0].conv3.weight, kinetics.layer4[0].conv3.weight)
@@ -124,6 +125,9 @@ def test_unknown_tensors_are_reported_not_loaded():
     report = load_pretrained(model, {"classifier.weight": torch.zeros(3, 3)})
     assert report["unexpected"] == ["classifier.weight"]
     assert report["loaded"] == []
+    assert "stem.conv1.weight" in unloaded_backbone(report)
+    backbone = len(unloaded_backbone(report))
+    assert partial_load_message("x.pyth", report).startswith(f"initial weights x.pyth leave {backbone} of {backbone} ")
 
 
 def test_backbone_shape_mismatch_names_the_tensor():

@@ -17,6 +17,7 @@ _CHOICES = {
     "TRAIN.AMP_DTYPE": ("bfloat16", "float16"),
     "SOLVER.LR_POLICY": ("steps_with_relative_lrs", "cosine"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
+    "SOLVER.LR_SCALING": ("none", "linear"),
     "MODEL.HEAD": ("linear", "ffc"),
     "RESNET.STEM": ("basic", "deep"),
     "RESNET.LAYOUT": ("standard", "improved"),
@@ -40,12 +41,40 @@ _POSITIVE = (
 
 _CHANNELS = {"rgb": 3, "flow": 2}
 
+# Per-stage lists that PySlowFast writes per pathway.
+_PER_STAGE_KEYS = ("RESNET.TEMPORAL_KERNELS", "RESNET.TEMPORAL_STRIDES", "RESNET.SPATIAL_STRIDES")
+
 
 def _get(cfg: CfgNode, key: str):
     node = cfg
     for part in key.split("."):
         node = node[part]
     return node
+
+
+def flatten_pathway_lists(cfg: CfgNode) -> None:
+    """PySlowFast writes per-stage values per pathway ([[1], [2], [2], [2]]); one pathway is
+    the plain list. Two pathways ([[1, 1], ...]) are SlowFast's: refused in one line."""
+    for key in _PER_STAGE_KEYS:
+        node, leaf = _parent(cfg, key)
+        values = node[leaf]
+        if not any(isinstance(v, (list, tuple)) for v in values):
+            continue
+        if not all(isinstance(v, (list, tuple)) and len(v) == 1 for v in values):
+            raise ConfigError(
+                f"config key {key} is {values}: per-pathway values for more than one pathway are "
+                "two-pathway SlowFast, which video3d does not build; give one value per stage, "
+                "e.g. [1, 2, 2, 2]"
+            )
+        node[leaf] = [v[0] for v in values]
+
+
+def _parent(cfg: CfgNode, key: str) -> tuple[CfgNode, str]:
+    *path, leaf = key.split(".")
+    node = cfg
+    for part in path:
+        node = node[part]
+    return node, leaf
 
 
 def _check_choices(cfg: CfgNode) -> None:
@@ -76,10 +105,10 @@ def _check_lengths(cfg: CfgNode) -> None:
             f"config key DATA.TRAIN_CROP_SIZE ({cfg.DATA.TRAIN_CROP_SIZE}) exceeds the smallest "
             f"DATA.TRAIN_JITTER_SCALES ({low})"
         )
-    if len(cfg.SOLVER.STEPS) != len(cfg.SOLVER.LRS):
+    if len(cfg.SOLVER.LRS) < len(cfg.SOLVER.STEPS):  # longer LRS: the extra factors are unused, as in PySlowFast
         raise ConfigError(
-            f"config keys SOLVER.STEPS ({len(cfg.SOLVER.STEPS)} values) and SOLVER.LRS "
-            f"({len(cfg.SOLVER.LRS)} values) must have the same length"
+            f"config key SOLVER.LRS has {len(cfg.SOLVER.LRS)} values but SOLVER.STEPS starts "
+            f"{len(cfg.SOLVER.STEPS)} steps: give one LRS factor per step"
         )
     for pair in cfg.DATA.FLIP_LABEL_MAP:
         if len(pair) != 2 or not all(0 <= int(c) < cfg.MODEL.NUM_CLASSES for c in pair):
@@ -99,11 +128,35 @@ def _check_consistency(cfg: CfgNode) -> None:
         raise ConfigError(f"config key NUM_GPUS must be >= 0, got {cfg.NUM_GPUS}")
 
 
+def input_channels(cfg: CfgNode) -> int:
+    """Channels of the network input: DATA.INPUT_CHANNEL_NUM when set, else the modality's."""
+    if cfg.DATA.INPUT_CHANNEL_NUM:
+        return int(cfg.DATA.INPUT_CHANNEL_NUM[0])
+    return _CHANNELS.get(cfg.DATA.MODALITY, 3)
+
+
+def _check_input_channels(cfg: CfgNode) -> None:
+    """DATA.INPUT_CHANNEL_NUM is PySlowFast's per-pathway list; here it must agree with the modality."""
+    given, wanted = list(cfg.DATA.INPUT_CHANNEL_NUM), [_CHANNELS[cfg.DATA.MODALITY]]
+    if len(given) > 1:
+        raise ConfigError(
+            f"config key DATA.INPUT_CHANNEL_NUM is {given}: one entry per pathway is two-pathway SlowFast, "
+            "which video3d does not build (single-pathway slow, c2d, i3d and the resnet3d family are)"
+        )
+    if given and given != wanted:
+        raise ConfigError(
+            f"config key DATA.INPUT_CHANNEL_NUM is {given} but DATA.MODALITY {cfg.DATA.MODALITY} has "
+            f"{wanted[0]} channels; leave DATA.INPUT_CHANNEL_NUM empty or set {wanted}"
+        )
+    cfg.DATA.INPUT_CHANNEL_NUM = wanted
+
+
 def check_config(cfg: CfgNode) -> CfgNode:
     """Raise ConfigError naming the key(s) at fault; fill in derived values. Returns cfg."""
+    flatten_pathway_lists(cfg)
     _check_choices(cfg)
     _check_positive(cfg)
     _check_lengths(cfg)
     _check_consistency(cfg)
-    cfg.DATA.INPUT_CHANNEL_NUM = [_CHANNELS[cfg.DATA.MODALITY]]
+    _check_input_channels(cfg)
     return cfg

@@ -137,6 +137,23 @@ def model_state_dict(checkpoint: Mapping, path: str = "<checkpoint>") -> dict[st
     raise CheckpointError(f"checkpoint {path} holds no model weights (keys: {sorted(checkpoint)[:8]})")
 
 
+RESUME_KEYS = ("model_state", "optimizer_state", "epoch", "iteration")
+
+
+def check_resumable(checkpoint: Mapping, path: str) -> None:
+    """A file auto-resume can continue from: a video3d training checkpoint. Anything else
+    (a PySlowFast or PyTorchVideo file, bare weights) is one CheckpointError line."""
+    absent = [key for key in RESUME_KEYS if key not in checkpoint]
+    if absent:
+        pyslowfast = "model_state" in checkpoint and "epoch" in checkpoint
+        kind = "a PySlowFast checkpoint" if pyslowfast else "not a video3d training checkpoint"
+        raise CheckpointError(
+            f"auto-resume found {path}, {kind} (no {', '.join(absent)}); move it out of "
+            f"{os.path.dirname(path) or '.'} and give it as TRAIN.CHECKPOINT_FILE_PATH to start from its "
+            "weights, or set TRAIN.AUTO_RESUME False"
+        )
+
+
 def load_model_weights(model: nn.Module, path: str) -> dict:
     """Load the weights of checkpoint `path` into `model` (strict, by name); return the checkpoint."""
     checkpoint = load_checkpoint(path)

@@ -71,10 +71,64 @@ def backend_for(cfg: CfgNode) -> str:
     return "nccl" if cfg.NUM_GPUS > 0 else "gloo"
 
 
-def init_distributed(cfg: CfgNode) -> ProcessInfo:
-    """Join the process group when more than one process runs; a single process needs none."""
+def torchrun_command(cfg: CfgNode, master: str = "HOST:PORT") -> str:
+    """The torchrun line that starts what NUM_GPUS / NUM_SHARDS / SHARD_ID describe."""
+    per_node = max(cfg.NUM_GPUS, 1)
+    nodes = f"--nnodes {cfg.NUM_SHARDS} --node_rank {cfg.SHARD_ID} --rdzv_endpoint {master} " \
+        if cfg.NUM_SHARDS > 1 else ""
+    return f"torchrun {nodes}--nproc_per_node {per_node} tools/run_net.py --cfg ..."
+
+
+def _tcp_master(init_method: str) -> str:
+    match = re.fullmatch(r"tcp://([^:/]+):(\d+)", init_method)
+    if not match:
+        raise ConfigError(f"--init_method {init_method!r}: expected tcp://HOST:PORT (or launch with torchrun)")
+    return f"{match.group(1)}:{match.group(2)}"
+
+
+def _pyslowfast_launch(cfg: CfgNode, init_method: str) -> ProcessInfo:
+    """PySlowFast's multi-node launch (--init_method tcp://HOST:PORT --num_shards N --shard_id S)
+    with one process per node: rank SHARD_ID of NUM_SHARDS. Several GPUs per node need one
+    process each, which is torchrun's job."""
+    master = _tcp_master(init_method)
+    if cfg.NUM_GPUS > 1:
+        raise ConfigError(
+            f"NUM_GPUS {cfg.NUM_GPUS} with --init_method: video3d starts one process per GPU through "
+            f"torchrun, on each node: {torchrun_command(cfg, master)}")
+    if not 0 <= cfg.SHARD_ID < cfg.NUM_SHARDS:
+        raise ConfigError(f"SHARD_ID {cfg.SHARD_ID} is not in 0..NUM_SHARDS-1 (NUM_SHARDS {cfg.NUM_SHARDS})")
+    info = ProcessInfo(cfg.SHARD_ID, cfg.NUM_SHARDS, 0)
+    if info.world_size == 1:
+        return info
+    device = get_device(cfg, 0)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    backend = backend_for(cfg)
+    # torch.distributed helpers elsewhere read the rank from the environment, as under torchrun.
+    os.environ.update(RANK=str(info.rank), WORLD_SIZE=str(info.world_size), LOCAL_RANK="0")
+    dist.init_process_group(backend=backend, init_method=init_method, rank=info.rank, world_size=info.world_size)
+    logger.info("process group: %s via %s, rank %d of %d (SHARD_ID %d of NUM_SHARDS %d)", backend, init_method,
+                info.rank, info.world_size, cfg.SHARD_ID, cfg.NUM_SHARDS)
+    return info
+
+
+def init_distributed(cfg: CfgNode, init_method: str | None = None) -> ProcessInfo:
+    """Join the process group when more than one process runs; a single process needs none.
+
+    torchrun or SLURM variables decide first; else `init_method` (PySlowFast's --init_method,
+    with NUM_SHARDS / SHARD_ID); a lone process asked for several GPUs or shards is an error
+    naming the torchrun command, never a silent one-process run.
+    """
     info = process_info()
-    if info.world_size == 1 or dist.is_initialized():
+    if dist.is_initialized():
+        return info
+    if info.world_size == 1 and init_method:
+        return _pyslowfast_launch(cfg, init_method)
+    if info.world_size == 1:
+        if cfg.NUM_GPUS > 1 or cfg.NUM_SHARDS > 1:
+            raise ConfigError(
+                f"NUM_GPUS {cfg.NUM_GPUS} x NUM_SHARDS {cfg.NUM_SHARDS} asks for several processes but this is "
+                f"one process: launch with {torchrun_command(cfg)} (or set NUM_GPUS 1 NUM_SHARDS 1)")
         return info
     if "SLURM_PROCID" in os.environ and "RANK" not in os.environ:
         os.environ.setdefault("MASTER_ADDR", first_slurm_host(os.environ.get("SLURM_JOB_NODELIST", "localhost")))

@@ -168,6 +168,12 @@ def forward_views(model: nn.Module, items: Iterable[dict], batch_size: int, devi
         yield done.item, torch.cat(done.outputs)
 
 
+def views_per_forward(test_batch_size: int, world_size: int) -> int:
+    """Views one process sends through the network at once: TEST.BATCH_SIZE counts views over
+    all processes, as PySlowFast's TEST.BATCH_SIZE counts clips over all GPUs (at least 1)."""
+    return max(test_batch_size // world_size, 1)
+
+
 def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg: CfgNode,
                     device: torch.device) -> list[VideoResult]:
     """Results of this rank's videos `indices` (one loader item per video, views batched)."""
@@ -178,7 +184,8 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
     results = []
     start = time.perf_counter()
     with torch.inference_mode():
-        views = forward_views(model, loader, cfg.TEST.BATCH_SIZE, device, cfg.MODEL.CHANNELS_LAST,
+        chunk = views_per_forward(cfg.TEST.BATCH_SIZE, get_world_size())
+        views = forward_views(model, loader, chunk, device, cfg.MODEL.CHANNELS_LAST,
                               getattr(dataset, "normalize_views", None))
         for item, logits in views:
             results.append(_video_result(dataset, item, logits, cfg))
@@ -252,9 +259,10 @@ def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
     configured_views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
     indices = shard_indices(len(dataset), get_rank(), get_world_size())
     logger.info(
-        "testing %d videos of split %r: %d clips x %d crops per video, %d views per forward, %d process(es)",
+        "testing %d videos of split %r: %d clips x %d crops per video, %d views per forward in each of %d "
+        "process(es) (TEST.BATCH_SIZE %d over all processes)",
         len(dataset), cfg.TEST.SPLIT, cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS,
-        cfg.TEST.BATCH_SIZE, get_world_size(),
+        views_per_forward(cfg.TEST.BATCH_SIZE, get_world_size()), get_world_size(), cfg.TEST.BATCH_SIZE,
     )
     was_training = model.training
     model.eval()

@@ -19,7 +19,7 @@ import torch
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.losses import smooth_one_hot, soft_target_cross_entropy
 from video3d.engine.meters import all_reduce_sum, format_eta, memory_stats, topk_correct
-from video3d.engine.optim import lr_at_epoch, set_lr
+from video3d.engine.optim import describe_lr, lr_at_epoch, set_lr
 from video3d.utils.distributed import get_world_size, is_distributed, is_main_process
 from video3d.utils.logging import get_logger, log_json_stats
 
@@ -179,10 +179,9 @@ class LoggingHook(Hook):
     def before_train(self, trainer) -> None:
         cfg = self.cfg
         logger.info("training %s on %s for epochs %d-%d: global batch %d (%d process(es), %d accumulation "
-                    "step(s)), LR %s from %.4g (SOLVER.BASE_LR %.4g x %d / %d)", cfg.MODEL.MODEL_NAME, trainer.device,
+                    "step(s)); LR policy %s, %s; LR at the start %.6g", cfg.MODEL.MODEL_NAME, trainer.device,
                     trainer.start_epoch + 1, cfg.SOLVER.MAX_EPOCH, cfg.TRAIN.BATCH_SIZE, get_world_size(),
-                    cfg.TRAIN.ACCUM_STEPS, cfg.SOLVER.LR_POLICY, lr_at_epoch(cfg, trainer.start_epoch),
-                    cfg.SOLVER.BASE_LR, cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE)
+                    cfg.TRAIN.ACCUM_STEPS, cfg.SOLVER.LR_POLICY, describe_lr(cfg), lr_at_epoch(cfg, trainer.start_epoch))
 
     def before_epoch(self, trainer) -> None:
         if is_main_process() and sys.stdout.isatty():

@@ -27,12 +27,13 @@ def _run_test(cfg: CfgNode) -> dict | None:
     return run_test(cfg)
 
 
-def run_job(cfg: CfgNode, components: TrainComponents | None = None) -> dict:
+def run_job(cfg: CfgNode, components: TrainComponents | None = None, init_method: str | None = None) -> dict:
     """Join the process group, seed, train and/or test, leave the group.
 
+    `init_method` is PySlowFast's --init_method (tcp://HOST:PORT) for a launch without torchrun.
     Returns {"train": per-epoch history, "test": the evaluator's metrics} for the jobs that ran.
     """
-    info = init_distributed(cfg)
+    info = init_distributed(cfg, init_method)
     results: dict = {}
     try:
         seed_everything(cfg.RNG_SEED, info.rank)

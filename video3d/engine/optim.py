@@ -22,9 +22,10 @@ def lr_scale(batch_size: int, base_batch_size: int) -> float:
 
 
 def steps_with_relative_lrs(epoch: float, steps: Sequence[float], lrs: Sequence[float]) -> float:
-    """Factor of the last step that has started (`steps` ascending, `steps[0]` = 0)."""
+    """Factor of the last step that has started (`steps` ascending, `steps[0]` = 0). Factors
+    past the last step are unused, as in PySlowFast (its SSv2 recipe lists six for three steps)."""
     factor = lrs[0]
-    for start, value in zip(steps, lrs, strict=True):
+    for start, value in zip(steps, lrs[: len(steps)], strict=True):
         if epoch >= start:
             factor = value
     return factor
@@ -63,9 +64,29 @@ def learning_rate(
     return policy_lr(epoch)
 
 
+def config_lr_scale(cfg: CfgNode) -> float:
+    """1 (SOLVER.BASE_LR is the LR used, PySlowFast's meaning) unless SOLVER.LR_SCALING is
+    linear: then TRAIN.BATCH_SIZE / SOLVER.BASE_BATCH_SIZE."""
+    if cfg.SOLVER.LR_SCALING == "linear":
+        return lr_scale(cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE)
+    if cfg.SOLVER.LR_SCALING == "none":
+        return 1.0
+    raise ConfigError(f"config key SOLVER.LR_SCALING is {cfg.SOLVER.LR_SCALING!r}; expected none or linear")
+
+
+def describe_lr(cfg: CfgNode) -> str:
+    """One phrase saying where the effective base LR comes from, for the start-of-run log."""
+    lr = cfg.SOLVER.BASE_LR * config_lr_scale(cfg)
+    if cfg.SOLVER.LR_SCALING == "linear":
+        return (f"effective base LR {lr:.6g} = SOLVER.BASE_LR {cfg.SOLVER.BASE_LR:g} x TRAIN.BATCH_SIZE "
+                f"{cfg.TRAIN.BATCH_SIZE} / SOLVER.BASE_BATCH_SIZE {cfg.SOLVER.BASE_BATCH_SIZE} "
+                "(SOLVER.LR_SCALING linear)")
+    return f"effective base LR {lr:.6g} = SOLVER.BASE_LR (SOLVER.LR_SCALING none)"
+
+
 def lr_at_epoch(cfg: CfgNode, epoch: float) -> float:
-    """The config's LR at fractional `epoch`, every SOLVER LR scaled by the global batch."""
-    scale = lr_scale(cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE)
+    """The config's LR at fractional `epoch`; every SOLVER LR times `config_lr_scale`."""
+    scale = config_lr_scale(cfg)
     return learning_rate(
         epoch,
         policy=cfg.SOLVER.LR_POLICY,

@@ -28,6 +28,7 @@ from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
 from video3d.engine.optim import build_optimizer
 from video3d.errors import Video3DError
+from video3d.models.inflate import partial_load_message
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
 from video3d.utils.logging import get_logger
 
@@ -267,8 +268,15 @@ class Trainer:
 
     def _load_training_state(self, path: str) -> None:
         state = ckpt.load_checkpoint(path, map_location=self.device)
-        self.model.load_state_dict(ckpt.model_state_dict(state, path))
-        self.optimizer.load_state_dict(state["optimizer_state"])
+        ckpt.check_resumable(state, path)
+        try:
+            self.model.load_state_dict(ckpt.model_state_dict(state, path))
+            self.optimizer.load_state_dict(state["optimizer_state"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            reason = " ".join(str(err).split())[:300]
+            raise ckpt.CheckpointError(f"auto-resume found {path}, which does not fit this model and config "
+                                       f"({reason}); move it out of {ckpt.checkpoint_dir(self.cfg)} or set a "
+                                       "new OUTPUT_DIR") from err
         if state.get("scaler_state") and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler_state"])
         self.start_epoch, self.start_iter = int(state["epoch"]), int(state["iteration"])
@@ -285,6 +293,12 @@ class Trainer:
         state = ckpt.load_checkpoint(path)
         method = self.cfg.TRAIN.CHECKPOINT_INFLATE_METHOD if self.cfg.TRAIN.CHECKPOINT_INFLATE else None
         report = self.components.load_pretrained(self.model, ckpt.model_state_dict(state, path), inflate_method=method)
+        partial = partial_load_message(path, report)
+        if partial and not self.cfg.TRAIN.CHECKPOINT_ALLOW_PARTIAL:
+            raise ckpt.CheckpointError(f"{partial}; set TRAIN.CHECKPOINT_ALLOW_PARTIAL True to train with "
+                                       "those tensors at their initial values")
+        if partial:
+            logger.warning("%s (TRAIN.CHECKPOINT_ALLOW_PARTIAL True: they keep their initial values)", partial)
         logger.info("initial weights from %s (inflation: %s); not loaded (new head): %s", path, method,
                     ", ".join(report.get("skipped_head", [])) or "none")
         if not self.cfg.TRAIN.CHECKPOINT_EPOCH_RESET and "epoch" in state:

@@ -9,6 +9,8 @@ from fvcore.common.config import CfgNode
 from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
+from video3d.config.checks import input_channels
+
 # Only these count (reference/architectures.md 0: "MACs" = conv + linear layers); fvcore's
 # other handles (norms, pools, element-wise ops) are left out, as the papers' tables mostly do.
 _COUNTED_OPERATORS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
@@ -21,7 +23,7 @@ def count_parameters(model: nn.Module) -> int:
 def input_shape(cfg: CfgNode) -> list[int]:
     """[C, T, H, W] of one training clip."""
     crop = cfg.DATA.TRAIN_CROP_SIZE
-    return [int(cfg.DATA.INPUT_CHANNEL_NUM[0]), cfg.DATA.NUM_FRAMES, crop, crop]
+    return [input_channels(cfg), cfg.DATA.NUM_FRAMES, crop, crop]
 
 
 def count_gmacs(model: nn.Module, shape: list[int]) -> float:

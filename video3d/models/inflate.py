@@ -104,3 +104,26 @@ def load_pretrained(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
                 len(report["loaded"]), len(report["inflated"]), len(report["skipped_head"]),
                 len(report["unexpected"]), len(report["missing"]))
     return report
+
+
+def unloaded_backbone(report: Mapping[str, list[str]]) -> list[str]:
+    """Model tensors `load_pretrained` left at their initial values, outside the head.
+
+    A new head (fine-tuning) is expected; BN's `num_batches_tracked` counters are not weights.
+    """
+    return [name for name in report.get("missing", [])
+            if not name.startswith("head.") and not name.endswith("num_batches_tracked")]
+
+
+def partial_load_message(path: str, report: Mapping[str, list[str]], examples: int = 3) -> str | None:
+    """One line when initial weights from `path` leave backbone tensors unloaded, else None."""
+    missing = unloaded_backbone(report)
+    if not missing:
+        return None
+    loaded = len(report.get("loaded", []))
+    line = (f"initial weights {path} leave {len(missing)} of {len(missing) + loaded} backbone tensors unloaded "
+            f"(e.g. {', '.join(missing[:examples])})")
+    if report.get("unexpected"):
+        line += f"; {len(report['unexpected'])} tensors of the file match no model name (e.g. " \
+                f"{', '.join(report['unexpected'][:examples])})"
+    return line

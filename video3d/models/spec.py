@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fvcore.common.config import CfgNode
 
+from video3d.config.checks import input_channels
 from video3d.errors import ConfigError
 
 # Blocks per stage of the standard depths (He et al. 2016, Table 1; iResNet uses the same).
@@ -121,7 +122,7 @@ def spec_from_cfg(cfg: CfgNode) -> ResNetSpec:
     return ResNetSpec(
         stage_blocks=stage_blocks_for(r.DEPTH, r.STAGE_BLOCKS),
         block=block,
-        in_channels=int(cfg.DATA.INPUT_CHANNEL_NUM[0]),
+        in_channels=input_channels(cfg),
         stem=r.STEM,
         stem_width=r.STEM_WIDTH,
         stem_temporal_kernel=r.STEM_TEMPORAL_KERNEL,
