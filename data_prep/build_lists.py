@@ -31,8 +31,8 @@ import json
 import os
 import sys
 
-from data_prep.cli import run_main
 from data_prep.inputs import VIDEO_EXTENSIONS
+from video3d.cli.base import command
 from video3d.data.frame_folders import count_frames
 from video3d.data.lists import HMDB51_SPLIT_IDS, ssv2_template_label
 from video3d.errors import DataError, DecodeError
@@ -287,9 +287,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     return build(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(main())

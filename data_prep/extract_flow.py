@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import cv2
 
-from data_prep.cli import run_main
 from data_prep.extract_frames import (
     ResizeOptions,
     add_common_args,
@@ -31,6 +30,7 @@ from data_prep.extract_frames import (
 from data_prep.flow import FLOW_ALGORITHMS, FlowComputer, quantize_flow
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
+from video3d.cli.base import command
 from video3d.data.frame_folders import FLOW_X_TEMPLATE, FLOW_Y_TEMPLATE, RGB_TEMPLATE
 from video3d.errors import DecodeError
 
@@ -83,6 +83,7 @@ def flow_manifest(options: FlowOptions) -> dict:
             "color": "grayscale after resizing", **resize_manifest(options.resize)}
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
@@ -101,4 +102,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(main())

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from data_prep.cli import default_workers, positive_int, run_main
 from data_prep.decode import iter_frames
 from data_prep.flow import output_size, resize_frame
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
+from video3d.cli.base import command, default_workers, positive_int
 from video3d.data.frame_folders import RGB_TEMPLATE
 
 JPEG_QUALITY = 95  # OpenCV's default, what denseflow writes (frameworks.md section 4.2)
@@ -103,6 +103,7 @@ def resize_manifest(options: ResizeOptions) -> dict:
             "fps": options.fps, "jpeg_quality": options.quality, "opencv": cv2.__version__}
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
@@ -116,4 +117,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(main())

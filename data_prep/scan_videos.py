@@ -20,9 +20,9 @@ from multiprocessing import get_context
 
 from tqdm import tqdm
 
-from data_prep.cli import default_workers, positive_int, run_main
 from data_prep.decode import VideoInfo, iter_frames
 from data_prep.inputs import collect_videos
+from video3d.cli.base import command, default_workers, positive_int
 from video3d.errors import DecodeError
 from video3d.utils.io import atomic_write_text
 
@@ -65,6 +65,7 @@ def default_output(list_path: str) -> str:
     return stem + "_manifest.jsonl"
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("list", help="video list, list of paths, or folder of videos")
@@ -83,4 +84,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(main())

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.cli import default_workers, non_negative_int, positive_int, run_main
+from video3d.cli.base import command, default_workers, non_negative_int, positive_int
 from video3d.errors import DataError
 from video3d.utils.io import atomic_write, atomic_write_text
 
@@ -362,6 +362,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     lists = generate(
@@ -381,4 +382,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(main())

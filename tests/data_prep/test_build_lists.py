@@ -5,7 +5,6 @@ import os
 import pytest
 
 from data_prep.build_lists import kinetics_video_name, main
-from data_prep.cli import run_main
 from video3d.config import load_config
 from video3d.data.lists import hmdb51_records, read_class_names, read_list, ssv2_records
 
@@ -149,12 +148,12 @@ def test_hmdb51_video_lists_and_bad_split_lines(tmp_path):
     ours = read_list(str(out / "split_2" / "train.csv"), "video", "/h", 2)
     assert [(r.path, r.label) for r in ours] == [(r.path, r.label) for r in hmdb51_records(cfg, "train")]
     (splits / "walk_test_split1.txt").write_text("w_1.avi 5\n")
-    assert run_main(main, ["hmdb51", str(out), "--splits-dir", str(splits), "--split-ids", "1"]) == 2
+    assert main(["hmdb51", str(out), "--splits-dir", str(splits), "--split-ids", "1"]) == 2
 
 
 @pytest.mark.parametrize("argv", [["kinetics", "o"], ["ssv2", "o", "--labels-dir", "nowhere"],
                                   ["hmdb51", "o", "--splits-dir", "nowhere"]])
 def test_missing_inputs_are_usage_errors(tmp_path, argv, capsys):
     argv = [argv[0], str(tmp_path / argv[1]), *argv[2:]]
-    assert run_main(main, argv) == 2
+    assert main(argv) == 2
     assert capsys.readouterr().err.startswith("error: ")

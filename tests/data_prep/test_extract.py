@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from data_prep import extract_flow, extract_frames
-from data_prep.cli import run_main
 from data_prep.inputs import collect_videos
 from data_prep.pool import PARTIAL_DIR
 from video3d.data import open_source
@@ -150,12 +149,12 @@ def test_hostile_names_from_a_list_through_the_cli_with_two_workers(tmp_path, pu
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path, put_video, capsys):
-    assert run_main(extract_frames.main, [str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
+    assert extract_frames.main([str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
     assert "missing: no such folder or list file" in capsys.readouterr().err
     put_video(tmp_path / "src" / "a.mp4")
     base = [str(tmp_path / "src"), str(tmp_path / "out"), "--workers", "1", "--no-progress"]
-    assert run_main(extract_flow.main, [*base, "--algo", "dis"]) == 0
-    assert run_main(extract_flow.main, [*base, "--algo", "farneback"]) == 2  # other settings, same folder
+    assert extract_flow.main([*base, "--algo", "dis"]) == 0
+    assert extract_flow.main([*base, "--algo", "farneback"]) == 2  # other settings, same folder
     assert "other settings (algorithm, parameters)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         extract_flow.main([*base, "--size", "340by256"])

@@ -1,6 +1,5 @@
 import json
 
-from data_prep.cli import run_main
 from data_prep.scan_videos import default_output, main
 
 
@@ -30,4 +29,4 @@ def test_all_good_exits_0_and_writes_where_asked(tmp_path, put_video):
     assert main([str(tmp_path / "l.txt"), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     assert json.loads(out.read_text())["ok"] is True
     assert default_output("x/hmdb51.txt") == "x/hmdb51_manifest.jsonl"
-    assert run_main(main, [str(tmp_path / "nope.csv")]) == 2
+    assert main([str(tmp_path / "nope.csv")]) == 2

@@ -53,11 +53,13 @@ def _merge_file(cfg: CfgNode, path: str) -> None:
         raise _translate(err, path) from err
 
 
-def load_config(cfg_file: str | None = None, opts: Sequence[str] = (), check: bool = True) -> CfgNode:
-    """Defaults, then `cfg_file` (its `_BASE_` chain first), then `opts` overrides."""
+def load_config(cfg_file: str | Sequence[str] | None = None, opts: Sequence[str] = (),
+                check: bool = True) -> CfgNode:
+    """Defaults, then `cfg_file` (its `_BASE_` chain first; several files merge in order, later
+    ones win), then `opts` overrides; checked once at the end."""
     cfg = get_cfg()
-    if cfg_file:
-        _merge_file(cfg, cfg_file)
+    for path in [cfg_file] if isinstance(cfg_file, str) else (cfg_file or []):
+        _merge_file(cfg, path)
     opts = parse_overrides(opts)
     if opts:
         try:

@@ -6,16 +6,11 @@ import importlib.util
 
 from fvcore.common.config import CfgNode
 
-from video3d.engine.distributed import destroy_distributed, init_distributed, process_info
+from video3d.engine.distributed import destroy_distributed, init_distributed
 from video3d.engine.trainer import TrainComponents, seed_everything, train
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
-
-
-def env_rank() -> int:
-    """Global rank from torchrun (RANK) or SLURM (SLURM_PROCID); 0 for a single process."""
-    return process_info().rank
 
 
 def _run_test(cfg: CfgNode) -> dict | None:

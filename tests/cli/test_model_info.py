@@ -1,6 +1,5 @@
 """tools/model_info.py and video3d.models.complexity: parameters, conv+linear GMACs, input."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from video3d.cli import model_info
 from video3d.config import load_config
 from video3d.models import build_model
 from video3d.models.complexity import count_gmacs
@@ -17,13 +17,6 @@ from video3d.models.complexity import count_gmacs
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_INFO = str(ROOT / "tools" / "model_info.py")
 DEMO = str(ROOT / "configs" / "demo" / "synthmotion_iresnet3d_ffc.yaml")
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("model_info", MODEL_INFO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(*args):
@@ -40,7 +33,7 @@ def test_gmacs_count_conv_and_linear_only():
 
 
 def test_json_output_reports_the_demo_model(capsys):
-    assert load_tool().main(["--cfg", DEMO, "--json", "MODEL.HEAD", "linear"]) == 0
+    assert model_info.main(["--cfg", DEMO, "--json", "MODEL.HEAD", "linear"]) == 0
     info = json.loads(capsys.readouterr().out)
     model = build_model(load_config(DEMO, ["MODEL.HEAD", "linear"]))
     assert info["params"] == sum(p.numel() for p in model.parameters())
@@ -50,7 +43,7 @@ def test_json_output_reports_the_demo_model(capsys):
 
 
 def test_bad_config_key_is_one_line_and_nonzero(capsys):
-    assert load_tool().main(["--cfg", DEMO, "RESNET.NO_SUCH_KEY", "1"]) == 2
+    assert model_info.main(["--cfg", DEMO, "RESNET.NO_SUCH_KEY", "1"]) == 2
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0
     assert "RESNET.NO_SUCH_KEY" in err

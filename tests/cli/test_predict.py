@@ -1,6 +1,5 @@
-"""tools/predict.py: top-5 per file with the test protocol, failed files reported and skipped."""
+"""video3d-predict (tools/predict.py): top-5 per file with the test protocol, failed files reported and skipped."""
 
-import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -9,15 +8,14 @@ import pytest
 import torch
 
 from data_prep.synthetic import generate
+from video3d.cli import predict
+from video3d.cli.base import is_config_key
 from video3d.config import load_config
 from video3d.engine import evaluator
 from video3d.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "configs" / "demo" / "synthmotion_iresnet3d_ffc.yaml")
-_spec = importlib.util.spec_from_file_location("predict", ROOT / "tools" / "predict.py")
-predict = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(predict)
 
 TINY = ["DATA.NUM_FRAMES", "4", "DATA.SAMPLING_RATE", "2", "DATA.TEST_CROP_SIZE", "32",
         "DATA.TRAIN_JITTER_SCALES", "[32, 40]", "DATA.TRAIN_CROP_SIZE", "32",
@@ -100,7 +98,7 @@ def test_overrides_start_at_the_first_config_key():
                                "TEST.NUM_SPATIAL_CROPS", "1", "OUTPUT_DIR", "o"])
     assert args.videos == ["a b.mp4", "-x.mp4"]
     assert args.overrides == ["TEST.NUM_SPATIAL_CROPS", "1", "OUTPUT_DIR", "o"]
-    assert not predict.is_config_key("TEST") and not predict.is_config_key("TEST.NOPE")
+    assert not is_config_key("TEST") and not is_config_key("TEST.NOPE")
 
 
 def test_no_video_is_a_usage_error(capsys):

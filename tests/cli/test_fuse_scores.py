@@ -1,6 +1,5 @@
-"""tools/fuse_scores.py: fused metrics of matched videos, one-line errors with exit code 2."""
+"""video3d-fuse-scores (tools/fuse_scores.py): fused metrics of matched videos, one-line errors with exit code 2."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -9,13 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from video3d.cli import fuse_scores
 from video3d.engine.results import VideoResult, load_results, results_to_dict, save_results, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "fuse_scores.py"
-_spec = importlib.util.spec_from_file_location("fuse_scores", TOOL)
-fuse_scores = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuse_scores)
 
 
 def _write(path, videos, num_classes=3):

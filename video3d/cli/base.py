@@ -1,0 +1,150 @@
+"""What every command-line tool shares: `--cfg FILE...` + `KEY VALUE` overrides, argparse
+types, and the wrapper that turns a user error into one line on stderr and exit code 2.
+
+The rest of the library never parses argv or exits; tools are `main(argv)` functions
+decorated with `command` (docs/CLI.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from fvcore.common.config import CfgNode
+
+from video3d.config import get_cfg, load_config
+from video3d.errors import Video3DError
+
+USER_ERROR = 2
+INTERRUPTED = 130
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def command(main: Callable[[list[str]], int]) -> Callable[[list[str] | None], int]:
+    """Make `main(argv) -> exit code` a tool entry point.
+
+    The returned function takes `argv` (None: `sys.argv[1:]`), so it serves `python tools/X.py`,
+    a console script and a test alike. A `Video3DError` (bad config, missing file, undecodable
+    input) becomes `error: <message>` on stderr and exit code 2, Ctrl-C exit code 130, with no
+    traceback; anything else is a bug and keeps its traceback.
+    """
+
+    @functools.wraps(main)
+    def entry(argv: list[str] | None = None) -> int:
+        args = sys.argv[1:] if argv is None else list(argv)
+        try:
+            return main(args)
+        except Video3DError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return USER_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return INTERRUPTED
+
+    return entry
+
+
+def config_parser(doc: str | None, usage: str | None = None) -> argparse.ArgumentParser:
+    """An ArgumentParser with `--cfg FILE [FILE ...]` and `--opts`, for `parse_config_args`.
+
+    Overrides are not declared: they are the `KEY VALUE` tokens argparse leaves over, given
+    bare after the other arguments or after `--opts` (PySlowFast's form), or both.
+    """
+    parser = argparse.ArgumentParser(description=doc, usage=usage,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cfg", dest="cfg_files", nargs="+", metavar="FILE",
+                        help="YAML config file(s), merged in order (later files win)")
+    parser.add_argument("--opts", action="store_true", help="marks the start of KEY VALUE overrides (optional)")
+    return parser
+
+
+def split_cfg_files(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Take the `--cfg` files out of `argv`: `(files, the other tokens in order)`.
+
+    `--cfg` takes the next token as a file and, after it, every token ending in .yaml/.yml,
+    so `--cfg a.yaml b.yaml SOLVER.BASE_LR 0.1` reads two files and leaves the override.
+    """
+    files: list[str] = []
+    rest: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--cfg="):
+            files.append(token.split("=", 1)[1])
+        elif token == "--cfg" and i + 1 < len(tokens):
+            files.append(tokens[i + 1])
+            i += 1
+            while i + 1 < len(tokens) and tokens[i + 1].lower().endswith(_YAML_SUFFIXES):
+                files.append(tokens[i + 1])
+                i += 1
+        else:
+            rest.append(token)
+        i += 1
+    return files, rest
+
+
+def parse_config_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Parse `argv` with a `config_parser`: `(args with cfg_files, leftover positional tokens)`.
+
+    An unknown `--flag` is an argparse error (usage + one line, exit 2). The leftover tokens are
+    the tool's positionals followed by the overrides; `split_overrides` separates them.
+    """
+    files, rest = split_cfg_files(argv)
+    args, leftover = parser.parse_known_args(rest)  # --help exits here
+    if not files:
+        parser.error("the following arguments are required: --cfg")
+    args.cfg_files = files
+    unknown = [token for token in leftover if token.startswith("--")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (a file named so: write ./{unknown[0]})")
+    return args, leftover
+
+
+def is_config_key(token: str) -> bool:
+    """True when `token` names a leaf of the config tree, e.g. TEST.NUM_ENSEMBLE_VIEWS."""
+    node = get_cfg()
+    for part in token.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, dict)
+
+
+def split_overrides(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """`(positionals, overrides)`: the overrides start at the first token that is a config key."""
+    tokens = list(tokens)
+    first_key = next((i for i, token in enumerate(tokens) if is_config_key(token)), len(tokens))
+    return tokens[:first_key], tokens[first_key:]
+
+
+def load_cfg(args: argparse.Namespace, overrides: Sequence[str]) -> CfgNode:
+    """The checked config of `args.cfg_files` (in order) plus `overrides`."""
+    return load_config(args.cfg_files, overrides)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
