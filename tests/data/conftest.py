@@ -61,6 +61,45 @@ def write_video(path: str, num_frames: int, height: int, width: int, fps: int = 
     return path
 
 
+def vfr_timestamps(num_frames: int = 120) -> list[int]:
+    """Irregular presentation timestamps (time base 1/3000, nominally 30 fps = 100 ticks): a
+    burst of frames 25 ticks apart (10..20), a 0.23 s gap after frame 40, the rest regular."""
+    timestamps, pts = [], 0
+    for index in range(num_frames):
+        timestamps.append(pts)
+        pts += 25 if 10 <= index < 20 else 700 if index == 40 else 100
+    return timestamps
+
+
+def write_vfr_video(path: str, timestamps: list[int], height: int = 48, width: int = 64, gop: int = 30,
+                    bframes: int = 0, duplicate: int | None = None) -> str:
+    """A variable-frame-rate H.264 mp4 whose frame i is `frame_image(i)` shown at
+    `timestamps[i]` / 3000 s. `duplicate` = i gives frame i the timestamp of frame i + 1 (a
+    duplicated timestamp: mp4 accepts it in the packet's pts, not in the encoder's input)."""
+    from fractions import Fraction
+
+    time_base = Fraction(1, 3000)
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "preset": "ultrafast",
+                          "bf": str(bframes)}
+
+        def mux(packets):
+            for packet in packets:
+                if duplicate is not None and packet.pts == timestamps[duplicate]:
+                    packet.pts = timestamps[duplicate + 1]
+                container.mux(packet)
+
+        for index, pts in enumerate(timestamps):
+            frame = av.VideoFrame.from_ndarray(frame_image(index, height, width), format="rgb24")
+            frame.pts, frame.time_base = pts, time_base
+            mux(stream.encode(frame))
+        mux(stream.encode())
+    return path
+
+
 def flow_image(index: int, height: int, width: int, axis: int) -> np.ndarray:
     """Quantised flow pair `index`: x = 100 + index, y = 60 + 2 * index (flat)."""
     value = 100 + index if axis == 0 else 60 + 2 * index

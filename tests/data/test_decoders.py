@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import frame_index_of, write_video
+from conftest import frame_index_of, vfr_timestamps, write_vfr_video, write_video
 
 from video3d.data import open_source
 from video3d.data.decoders import PyAVSource
@@ -193,3 +193,29 @@ def test_mpeg4_avi_like_hmdb51_decodes_in_both_backends(tmp_path):
         frames = pyav_source.get_frames([0, 17, 39])
         assert np.array_equal(frames.numpy(), reference[[0, 17, 39]])
         assert torch.equal(frames, decord_source.get_frames([0, 17, 39]))
+
+
+VFR_CASES = {"bursts_and_gap": {}, "b_frames": {"bframes": 2},
+             "duplicated_timestamp": {"duplicate": 60}, "duplicate_with_b_frames": {"duplicate": 60, "bframes": 2}}
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+@pytest.mark.parametrize("case", list(VFR_CASES))
+def test_variable_frame_rate_frame_k_is_the_kth_presented_frame(tmp_path, backend, case):
+    """Bursts, a gap and a duplicated timestamp: index k is the k-th frame in presentation
+    order (what a sequential decode, and so extract_frames' img_{k+1}, gives), seeking included."""
+    import av
+
+    path = write_vfr_video(str(tmp_path / f"{case}.mp4"), vfr_timestamps(), **VFR_CASES[case])
+    with av.open(path) as container:
+        assert [frame_index_of(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)] == list(range(120))
+    with open_source(path, backend=backend) as source:
+        assert source.num_frames == 120
+        assert [frame_index_of(f) for f in source.get_frames(range(120))] == list(range(120))
+    indices = [110, 3, 61, 60, 59, 41, 40, 15, 19, 20, 0, 119, 90]
+    with open_source(path, backend=backend) as source:
+        assert [frame_index_of(f) for f in source.get_frames(indices)] == indices
+    for index in indices:  # one request each: every one seeks
+        with open_source(path, backend=backend) as source:
+            assert frame_index_of(source.get_frames([index])[0]) == index
+

@@ -1,7 +1,11 @@
 """Video file decoders behind `FrameSource`: PyAV (default) and decord.
 
 Both open the file once and fetch any list of frame indices as one uint8 `[T, H, W, 3]`
-RGB tensor. PyAV seeks to the keyframe before the first wanted frame and decodes forward,
+RGB tensor. Frame k is the k-th frame in presentation order, also on variable-frame-rate
+files (phone recordings, many Kinetics files): the same frame that decord returns for index
+k and that `data_prep.extract_frames` writes as `img_{k+1}`. PyAV reads the presentation
+timestamps of all packets once (demuxing only, no decoding) to map indices to timestamps.
+PyAV seeks to the keyframe before the first wanted frame and decodes forward,
 seeking again only across long gaps, so it never decodes from the start when it need not;
 unwanted frames that no other frame references are not decoded at all, and only the wanted
 frames are converted to RGB. A header that promises more frames than the
@@ -13,6 +17,7 @@ never as a silently short clip.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from fractions import Fraction
 
 import torch
@@ -35,6 +40,8 @@ class PyAVSource(FrameSource):
         import av
 
         self._container = None
+        self._pts: list[int] | bool | None = None  # presentation timestamps, read on the first request
+        self._seen_in_run: dict[int, int] = {}
         self.frames_decoded = 0  # frames the decoder produced (benchmarks and tests count them)
         try:
             self._container = av.open(path)
@@ -99,15 +106,44 @@ class PyAVSource(FrameSource):
     def channels(self) -> int:
         return 3
 
-    def _index_at(self, pts: int) -> int:
-        return round((pts - self._start_pts) * self._time_base * self._rate)
+    def _timestamps(self) -> list[int] | None:
+        """Presentation timestamps of all frames, sorted (position k = frame k), read once by
+        demuxing the packets (size 0: the demuxer's final flush). None when a packet has no
+        timestamp or the demuxer fails: the frame rate then maps timestamps to indices, which
+        is exact at a constant frame rate."""
+        if self._pts is None:
+            try:
+                pts = [packet.pts for packet in self._container.demux(self._stream) if packet.size]
+            except Exception:  # a damaged container: decoding will name the frame at fault
+                pts = [None]
+            self._pts = False if None in pts else sorted(pts)
+        return self._pts or None
+
+    def _indices_at(self, pts: int) -> range:
+        """Indices of the frames presented at `pts` (two frames when a timestamp is duplicated)."""
+        timestamps = self._timestamps()
+        if timestamps is None:
+            index = round((pts - self._start_pts) * self._time_base * self._rate)
+            return range(index, index + 1)
+        first = bisect_left(timestamps, pts)
+        return range(first, max(bisect_right(timestamps, pts), first + 1))  # a pts not listed: the next frame's
 
     def _frame_index(self, frame) -> int:
-        return self._index_at(frame.pts)
+        """Index of a decoded frame; the second frame of a duplicated timestamp in one decoding
+        run gets the next index."""
+        indices = self._indices_at(frame.pts)
+        seen = self._seen_in_run.get(frame.pts, 0)
+        self._seen_in_run[frame.pts] = seen + 1
+        return indices[min(seen, len(indices) - 1)]
 
     def _seek(self, index: int) -> None:
-        pts = self._start_pts + math.floor(Fraction(index) / (self._rate * self._time_base))
+        timestamps = self._timestamps()
+        if timestamps is None:
+            pts = self._start_pts + math.floor(Fraction(index) / (self._rate * self._time_base))
+        else:
+            pts = timestamps[min(index, len(timestamps) - 1)]
         self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+        self._seen_in_run = {}
 
     def _decode_packets(self, wanted: set[int]):
         """The stream's frames from the current position, in presentation order. A packet whose
@@ -119,8 +155,8 @@ class PyAVSource(FrameSource):
         always_from = self._num_frames - 1 - ESTIMATE_SLACK
         for packet in self._container.demux(self._stream):
             # Decided per packet; a packet without a timestamp (or the final flush) is decoded.
-            index = None if packet.pts is None else self._index_at(packet.pts)
-            unwanted = index is not None and index not in wanted and index < always_from
+            indices = None if packet.pts is None else self._indices_at(packet.pts)
+            unwanted = indices is not None and wanted.isdisjoint(indices) and indices[0] < always_from
             context.skip_frame = "NONREF" if unwanted else "DEFAULT"
             for frame in packet.decode():
                 self.frames_decoded += 1
@@ -196,6 +232,7 @@ class DecordSource(FrameSource):
             self.close()
             raise DecodeError(path, f"empty video stream ({self._num_frames} frames at {self._fps} fps)")
         self._shape: tuple[int, int] | None = None
+        self._duplicates: set[int] | None = None  # frames sharing the previous frame's timestamp
 
     @property
     def num_frames(self) -> int:
@@ -226,13 +263,31 @@ class DecordSource(FrameSource):
         if self._reader is None:
             raise DecodeError(self.path, "the source is closed")
         try:
-            batch = torch.from_numpy(self._reader.get_batch(wanted).asnumpy())
+            request = self._with_duplicate_predecessors(wanted)
+            batch = torch.from_numpy(self._reader.get_batch(request).asnumpy())
         except Exception as error:
             raise DecodeError(self.path, f"decoding frames {wanted[0]}..{wanted[-1]} failed: {_reason(error)}") from error
-        if batch.shape[0] != len(wanted):
-            raise DecodeError(self.path, f"decord returned {batch.shape[0]} of {len(wanted)} frames")
+        if batch.shape[0] != len(request):
+            raise DecodeError(self.path, f"decord returned {batch.shape[0]} of {len(request)} frames")
         self._shape = (batch.shape[1], batch.shape[2])
-        return dict(zip(wanted, batch.unbind(0), strict=True))
+        frames = dict(zip(request, batch.unbind(0), strict=True))
+        return {index: frames[index] for index in wanted}
+
+    def _with_duplicate_predecessors(self, wanted: list[int]) -> list[int]:
+        """`wanted` plus, for a frame that shares its timestamp with the frames before it, those
+        frames: decord 0.6.0's seek to the second frame of a duplicated timestamp lands one frame
+        late, while reading on from the first one is exact."""
+        if self._duplicates is None:
+            starts = self._reader.get_frame_timestamp(range(self._num_frames))[:, 0].tolist()
+            self._duplicates = {k for k in range(1, len(starts)) if starts[k] == starts[k - 1]}
+        if not self._duplicates:
+            return wanted
+        request = set(wanted)
+        for index in wanted:
+            while index in self._duplicates:
+                index -= 1
+                request.add(index)
+        return sorted(request)
 
     def close(self) -> None:
         self._reader = None
