@@ -157,3 +157,71 @@ def test_stale_temp_files_are_removed(cfg):
     open(stale, "wb").close()
     assert ckpt.remove_stale_temp_files(cfg) == [stale]
     assert not os.path.exists(stale)
+
+
+def _damage_middle(path: str, size: int = 4096) -> None:
+    """Random bytes written over the middle of the file, the way a bad disk or copy does it."""
+    data = bytearray(open(path, "rb").read())
+    middle = len(data) // 2
+    data[middle: middle + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
+    with open(path, "wb") as handle:
+        handle.write(bytes(data))
+
+
+def _big_state(epoch: int) -> dict:
+    return {"model_state": {"w": torch.linspace(0, 1, 64 * 1024)}, "epoch": epoch, "iteration": 0, "cfg": "A: 1\n"}
+
+
+def test_load_refuses_a_checkpoint_damaged_in_the_middle_as_a_checksum_mismatch(tmp_path):
+    path = str(tmp_path / "checkpoint_last.pyth")
+    ckpt.save_checkpoint(path, _big_state(1))
+    _damage_middle(path)
+    with pytest.raises(CheckpointError, match=r"checkpoint_last.pyth: checksum mismatch"):
+        ckpt.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        ckpt.load_checkpoint(path, mmap=True)
+
+
+def test_latest_checkpoint_falls_back_past_a_checksum_mismatch(cfg, caplog):
+    now = time.time()
+    first, second = ckpt.epoch_checkpoint_path(cfg, 1), ckpt.epoch_checkpoint_path(cfg, 2)
+    _write(first, _big_state(1), now - 20)
+    _write(second, _big_state(2), now - 10)
+    _damage_middle(second)
+    os.utime(second, (now - 10, now - 10))
+    with caplog.at_level("WARNING", logger="video3d"):
+        assert ckpt.latest_checkpoint(cfg) == first
+    assert "checkpoint_epoch_00002.pyth: checksum mismatch" in caplog.text
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("random", "not a video3d checkpoint"), ("empty", "empty file"), ("truncated", "truncated"),
+    ("payload", "holds objects other than tensors"),
+])
+def test_unusable_checkpoint_messages_say_what_is_wrong_in_plain_words(tmp_path, content, words):
+    path = tmp_path / "given.pyth"
+    if content == "truncated":
+        ckpt.save_checkpoint(str(path), _big_state(1))
+        path.write_bytes(path.read_bytes()[:-200])
+    elif content == "payload":
+        torch.save({"model_state": {}, "payload": _Payload()}, str(path))
+    elif content == "random":
+        path.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(str(path))
+    message = str(info.value)
+    assert message.startswith(f"unusable checkpoint {path}: {words}")
+    assert "weights_only" not in message and "\n" not in message
+
+
+def test_checksum_is_stored_and_a_foreign_checkpoint_without_one_still_loads(tmp_path):
+    path = str(tmp_path / "a.pyth")
+    ckpt.save_checkpoint(path, _state(2))
+    raw = torch.load(path, weights_only=True)
+    assert raw[ckpt.CHECKSUM_KEY].startswith("sha256:")
+    assert ckpt.CHECKSUM_KEY not in ckpt.load_checkpoint(path)
+    foreign = str(tmp_path / "resnet.pth")
+    torch.save({"conv1.weight": torch.ones(2)}, foreign)
+    assert torch.equal(ckpt.load_checkpoint(foreign)["conv1.weight"], torch.ones(2))

@@ -7,13 +7,18 @@ validation top-1. A checkpoint dict holds model_state (no DDP prefix), optimizer
 scheduler_state, scaler_state, epoch and iteration (the position to resume from: batch
 `iteration` of 0-based epoch `epoch`), rng_state, cfg (YAML text) and extras such as history.
 Everything in it is a tensor or a plain Python value, so it loads with `weights_only=True`.
+`checksum` holds a digest of the rest (video3d.utils.checksum), verified on every load, so a
+file damaged after it was written is refused instead of resuming with NaN weights. Foreign
+and older checkpoints without it still load.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import pickle
 import random
+import zipfile
 from collections.abc import Mapping
 
 import numpy as np
@@ -22,6 +27,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.errors import CheckpointError
+from video3d.utils.checksum import payload_checksum
 from video3d.utils.io import atomic_write
 from video3d.utils.logging import get_logger
 
@@ -31,6 +37,9 @@ EPOCH_PATTERN = "checkpoint_epoch_{:05d}.pyth"
 LAST_NAME = "checkpoint_last.pyth"
 BEST_NAME = "checkpoint_best.pyth"
 _DDP_PREFIX = "module."
+CHECKSUM_KEY = "checksum"
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive format
+_PICKLE_PROTOCOL_2 = b"\x80\x02"  # torch.save's legacy format (and plain pickles)
 
 
 def checkpoint_dir(cfg: CfgNode) -> str:
@@ -42,27 +51,50 @@ def epoch_checkpoint_path(cfg: CfgNode, completed_epochs: int) -> str:
 
 
 def save_checkpoint(path: str, state: Mapping) -> str:
-    """Write `state` to a temp file beside `path`, fsync, then rename: never a torn file."""
+    """Write `state` and its checksum to a temp file beside `path`, fsync, then rename: never
+    a torn file."""
+    payload = {key: value for key, value in state.items() if key != CHECKSUM_KEY}
+    payload[CHECKSUM_KEY] = payload_checksum(payload)
     with atomic_write(path, "wb") as handle:
-        torch.save(dict(state), handle)
+        torch.save(payload, handle)
     return path
 
 
-def load_checkpoint(path: str, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict:
-    """Load a checkpoint with `weights_only=True`; any failure is a CheckpointError naming `path`.
+def _load_failure(path: str, error: Exception) -> str:
+    """What is wrong with a file torch.load refused, in plain words (never torch's advice)."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_ZIP_MAGIC))
+    refused = isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower()
+    if not head:
+        return "empty file"
+    if refused and (head == _ZIP_MAGIC or head.startswith(_PICKLE_PROTOCOL_2)):
+        return "holds objects other than tensors and plain values; refused, as loading them could run code"
+    if head != _ZIP_MAGIC:
+        return "not a video3d checkpoint (not a PyTorch archive)"
+    if not zipfile.is_zipfile(path):
+        return "truncated (the archive's index at the end of the file is missing)"
+    return f"damaged ({type(error).__name__} while reading the archive)"
 
-    A truncated file, a file that is not a torch archive, and a file whose pickle carries
-    arbitrary objects (code that would run on load) are all refused.
+
+def load_checkpoint(path: str, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict:
+    """Load a checkpoint with `weights_only=True`; any failure is a CheckpointError naming `path`
+    and saying in plain words what is wrong: empty, not a video3d checkpoint, truncated,
+    damaged, checksum mismatch, or a pickle carrying arbitrary objects (code that would run).
     """
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... by cause
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"cannot load checkpoint {path}: {reason}") from err
+        raise CheckpointError(f"unusable checkpoint {path}: {_load_failure(path, err)}") from err
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(checkpoint).__name__}, expected a dict")
+        raise CheckpointError(f"unusable checkpoint {path}: not a video3d checkpoint "
+                              f"(holds a {type(checkpoint).__name__}, expected a dict)")
+    if CHECKSUM_KEY in checkpoint:
+        stored = checkpoint.pop(CHECKSUM_KEY)
+        if payload_checksum(checkpoint) != stored:
+            raise CheckpointError(f"unusable checkpoint {path}: checksum mismatch (the file was damaged "
+                                  "after it was saved)")
     return checkpoint
 
 
