@@ -1,3 +1,4 @@
+import errno
 import os
 import pickle
 import random
@@ -225,3 +226,44 @@ def test_checksum_is_stored_and_a_foreign_checkpoint_without_one_still_loads(tmp
     foreign = str(tmp_path / "resnet.pth")
     torch.save({"conv1.weight": torch.ones(2)}, foreign)
     assert torch.equal(ckpt.load_checkpoint(foreign)["conv1.weight"], torch.ones(2))
+
+
+class _FullDisk:
+    """A file whose writes fail with ENOSPC once `room` bytes are written (a full disk)."""
+
+    def __init__(self, handle, room: int):
+        self.handle, self.room = handle, room
+
+    def write(self, data) -> int:
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.handle.close()
+
+
+def fill_disk(monkeypatch, room: int = 1000) -> None:
+    """Every file atomic_write opens from now on takes only `room` bytes."""
+    from video3d.utils import io
+
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(io.os, "fdopen", lambda *args, **kwargs: _FullDisk(real_fdopen(*args, **kwargs), room))
+
+
+def test_a_full_disk_is_one_line_naming_the_checkpoint_and_the_old_file_stays(tmp_path, monkeypatch):
+    path = str(tmp_path / "checkpoint_last.pyth")
+    ckpt.save_checkpoint(path, _big_state(1))
+    fill_disk(monkeypatch)
+    with pytest.raises(CheckpointError) as info:
+        ckpt.save_checkpoint(path, _big_state(2))
+    assert str(info.value) == f"cannot save checkpoint {path}: no space left on device"
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(path)["epoch"] == 1 and os.listdir(tmp_path) == ["checkpoint_last.pyth"]

@@ -258,3 +258,26 @@ def test_a_resume_checkpoint_of_another_model_is_one_line(tmp_path):
     assert first.history
     with pytest.raises(ckpt.CheckpointError, match="does not fit this model and config"):
         Trainer(toy_cfg(str(tmp_path / "run"), "MODEL.NUM_CLASSES", "5"), toy_components())
+
+
+def test_a_full_disk_at_a_checkpoint_stops_with_one_logged_line_and_resumes_from_the_previous(tmp_path, monkeypatch):
+    from test_checkpoint import fill_disk
+
+    cfg = toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", "2", "TRAIN.SAVE_BEST", "False")
+    trainer = Trainer(cfg, toy_components())
+    original = trainer.checkpoint_state
+
+    def full_after_epoch_one(epoch, iteration):
+        if epoch == 2:
+            fill_disk(monkeypatch)
+        return original(epoch, iteration)
+
+    monkeypatch.setattr(trainer, "checkpoint_state", full_after_epoch_one)
+    with pytest.raises(ckpt.CheckpointError, match="no space left on device"):
+        trainer.train()
+    monkeypatch.undo()
+    path = os.path.join(ckpt.checkpoint_dir(cfg), "checkpoint_epoch_00002.pyth")
+    errors = [line for line in (tmp_path / "stdout.log").read_text().splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and errors[0].endswith(f"cannot save checkpoint {path}: no space left on device")
+    assert ckpt.latest_checkpoint(cfg).endswith("checkpoint_epoch_00001.pyth")
+    assert Trainer(cfg, toy_components()).start_epoch == 1

@@ -14,6 +14,7 @@ and older checkpoints without it still load.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import pickle
@@ -55,9 +56,29 @@ def save_checkpoint(path: str, state: Mapping) -> str:
     a torn file."""
     payload = {key: value for key, value in state.items() if key != CHECKSUM_KEY}
     payload[CHECKSUM_KEY] = payload_checksum(payload)
-    with atomic_write(path, "wb") as handle:
-        torch.save(payload, handle)
+    try:
+        with atomic_write(path, "wb") as handle:
+            torch.save(payload, handle)
+    except Exception as err:
+        os_error = _os_error_in(err)
+        if os_error is None:
+            raise
+        reason = "no space left on device" if os_error.errno == errno.ENOSPC else str(os_error.strerror or os_error)
+        raise CheckpointError(f"cannot save checkpoint {path}: {reason.lower()}") from err
     return path
+
+
+def _os_error_in(error: BaseException) -> OSError | None:
+    """The OSError behind `error`: torch.save reports a failed write (a full disk) as
+    "RuntimeError: [enforce fail at inline_container.cc] unexpected pos", the OSError only
+    in its context."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _load_failure(path: str, error: Exception) -> str:

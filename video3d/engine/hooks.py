@@ -20,6 +20,7 @@ from video3d.engine import checkpoint as ckpt
 from video3d.engine.losses import smooth_one_hot, soft_target_cross_entropy
 from video3d.engine.meters import all_reduce_sum, format_eta, memory_stats, topk_correct
 from video3d.engine.optim import describe_lr, lr_at_epoch, set_lr
+from video3d.errors import CheckpointError
 from video3d.utils.distributed import get_world_size, is_distributed, is_main_process
 from video3d.utils.logging import get_logger, log_json_stats
 
@@ -149,7 +150,11 @@ class CheckpointHook(Hook):
     def _save(self, trainer, path: str, epoch: int, iteration: int) -> None:
         state = trainer.checkpoint_state(epoch, iteration)  # collective: every rank joins
         if is_main_process():
-            ckpt.save_checkpoint(path, state)
+            try:
+                ckpt.save_checkpoint(path, state)
+            except CheckpointError as err:  # a full disk: say so in stdout.log too, then stop
+                logger.error("%s", err)
+                raise
 
     def after_step(self, trainer) -> None:
         every = self.cfg.TRAIN.CHECKPOINT_ITERS

@@ -114,8 +114,13 @@ class Trainer:
             for epoch in range(self.start_epoch, self.cfg.SOLVER.MAX_EPOCH):
                 self.epoch = epoch
                 self.run_epoch()
-        finally:
-            self._call("after_train")
+        except BaseException:
+            try:
+                self._call("after_train")
+            except Exception as err:  # e.g. the final plot on the same full disk: keep the first error
+                logger.warning("closing the run failed too: %s", err)
+            raise
+        self._call("after_train")
         return self.history
 
     def run_epoch(self) -> None:
