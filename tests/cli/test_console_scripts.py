@@ -54,7 +54,7 @@ def test_installed_model_info_script_prints_json_and_user_errors_exit_2(installe
     assert json.loads(res.stdout)["input"] == [3, 8, 56, 56]
     res = run_script(installed, "video3d-model-info", "--cfg", DEMO, "RESNET.NO_SUCH_KEY", "1", cwd=tmp_path)
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines() == ["error: command line: unknown config key RESNET.NO_SUCH_KEY"]
+    assert res.stderr.strip().splitlines() == ["error: command line: unknown config key RESNET.NO_SUCH_KEY = 1"]
 
 
 @pytest.mark.slow

@@ -51,3 +51,14 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(args, message, tmp_pa
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert res.stdout == ""
+
+
+def test_several_cfg_files_merge_in_order_then_bare_overrides(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("SOLVER:\n  MAX_EPOCH: 5\n  BASE_LR: 0.5\n")
+    out = tmp_path / "run"
+    res = run("--cfg", DEMO, str(extra), *NO_JOBS, "SOLVER.BASE_LR", "0.25", "OUTPUT_DIR", str(out))
+    assert res.returncode == 0, res.stderr
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert (written["SOLVER"]["MAX_EPOCH"], written["SOLVER"]["BASE_LR"]) == (5, 0.25)
+    assert written["MODEL"]["HEAD"] == "ffc"  # from the first file

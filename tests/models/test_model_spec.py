@@ -60,3 +60,10 @@ def test_resnet18_and_34_use_basic_blocks(count_params):
     assert count_params(None, "RESNET.DEPTH", "34", *flat) == 21_797_672
     assert count_params(None, "RESNET.DEPTH", "18", "RESNET.LAYOUT", "improved", "RESNET.SHORTCUT", "maxpool",
                         *flat) == 11_689_512  # official iresnet18
+
+
+def test_config_arch_choices_are_the_registered_models():
+    from video3d.config.checks import ARCHS
+    from video3d.models import MODEL_REGISTRY
+
+    assert sorted(ARCHS) == sorted(name for name, _ in MODEL_REGISTRY)

@@ -21,8 +21,9 @@ from video3d.utils.logging import setup_logging
 def main(argv: list[str]) -> int:
     """Load the config, write OUTPUT_DIR/config.yaml, generate SynthMotion if asked, run the jobs."""
     args, overrides = parse_config_args(config_parser(__doc__), argv)
-    cfg = load_cfg(args, overrides)
     rank = env_rank()
+    setup_logging(None, rank)  # the config loader's warnings (PySlowFast no-op keys) reach the console
+    cfg = load_cfg(args, overrides)
     if rank == 0:
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         dump_config(cfg, cfg.OUTPUT_DIR)

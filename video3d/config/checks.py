@@ -6,7 +6,11 @@ from fvcore.common.config import CfgNode
 
 from video3d.errors import ConfigError
 
+# MODEL.ARCH values; tests/models checks this against video3d.models.MODEL_REGISTRY.
+ARCHS = ("resnet3d",)
+
 _CHOICES = {
+    "MODEL.ARCH": ARCHS,
     "DATA.MODALITY": ("rgb", "flow"),
     "DATA.FORMAT": ("video", "frames"),
     "DATA.DECODING_BACKEND": ("pyav", "decord"),

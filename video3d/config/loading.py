@@ -1,4 +1,7 @@
-"""Defaults -> YAML (with `_BASE_`) -> KEY VALUE overrides, with errors that name the culprit."""
+"""Defaults -> YAML files (each with `_BASE_`) -> KEY VALUE overrides, with errors that name the culprit.
+
+Each source is sieved first (video3d/config/pyslowfast.py): every key video3d does not take is
+reported at once, PySlowFast keys that change nothing are listed in one warning."""
 
 from __future__ import annotations
 
@@ -9,8 +12,12 @@ from collections.abc import Sequence
 import yaml
 from fvcore.common.config import CfgNode
 
-from video3d.config.checks import ConfigError, check_config
+from video3d.config.checks import ARCHS, ConfigError, check_config
 from video3d.config.defaults import get_cfg
+from video3d.config.pyslowfast import REFUSED_ARCHS, Sieve, refused_arch, sieve_items, sieve_tree
+from video3d.utils.logging import get_logger
+
+logger = get_logger(__name__)
 
 _NON_EXISTENT = re.compile(r"Non-existent (?:config )?key: (\S+)")
 _TYPE_MISMATCH = re.compile(r"Type mismatch \((.*) vs\. (.*)\) with values \((.*) vs\. (.*)\) for config key: (\S+)")
@@ -40,32 +47,78 @@ def _translate(err: Exception, source: str) -> ConfigError:
     return ConfigError(f"{source}: {text}")
 
 
-def _merge_file(cfg: CfgNode, path: str) -> None:
+def _report(found: Sieve) -> None:
+    """One error line for everything the source set that video3d cannot honour; one warning
+    line for the PySlowFast keys that change nothing here."""
+    if found.problems:
+        count = len(found.problems)
+        noun = "unknown config key" if count == 1 else f"{count} unknown config keys:"
+        raise ConfigError(f"{found.source}: {noun} " + "; ".join(found.problems))
+    if found.no_ops:
+        logger.warning("%s: PySlowFast keys accepted with no effect in video3d: %s", found.source,
+                       ", ".join(found.no_ops))
+
+
+def _check_arch(tree: dict, source: str) -> None:
+    arch = tree.get("MODEL", {}).get("ARCH") if isinstance(tree.get("MODEL"), dict) else None
+    why = refused_arch(arch) if arch is not None else None
+    if why is None and "SLOWFAST" in tree:
+        arch, why = "slowfast (a SLOWFAST section)", REFUSED_ARCHS["slowfast"]
+    if why:
+        raise ConfigError(f"{source}: MODEL.ARCH {arch}: {why}; video3d builds {', '.join(ARCHS)}")
+
+
+def _read_yaml(path: str) -> dict:
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
     try:
-        cfg.merge_from_file(path)
+        tree = CfgNode.load_yaml_with_base(path)
     except FileNotFoundError as err:  # a missing _BASE_ file
         raise ConfigError(f"{path}: base config file not found: {err.filename or err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from err
     except (KeyError, ValueError, AssertionError, TypeError) as err:
         raise _translate(err, path) from err
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(tree).__name__}")
+    return tree
 
 
-def load_config(cfg_file: str | Sequence[str] | None = None, opts: Sequence[str] = (),
-                check: bool = True) -> CfgNode:
-    """Defaults, then `cfg_file` (its `_BASE_` chain first; several files merge in order, later
-    ones win), then `opts` overrides; checked once at the end."""
+def _merge_file(cfg: CfgNode, path: str) -> None:
+    tree = _read_yaml(path)
+    _check_arch(tree, path)
+    found, kept = sieve_tree(tree, get_cfg(), path)
+    _report(found)
+    try:
+        cfg.merge_from_other_cfg(CfgNode(kept))
+    except (KeyError, ValueError, AssertionError, TypeError) as err:
+        raise _translate(err, path) from err
+
+
+def _merge_overrides(cfg: CfgNode, opts: list[str]) -> None:
+    pairs = [(key, CfgNode._decode_cfg_value(value)) for key, value in zip(opts[::2], opts[1::2], strict=True)]
+    arch = dict(pairs).get("MODEL.ARCH")
+    _check_arch({"MODEL": {"ARCH": arch}} if arch is not None else {}, "command line")
+    found, kept = sieve_items(pairs, get_cfg(), "command line")
+    _report(found)
+    try:
+        cfg.merge_from_list([item for key, value in kept.items() for item in (key, repr(value))])
+    except (KeyError, ValueError, AssertionError, TypeError) as err:
+        raise _translate(err, "command line") from err
+
+
+def load_config(cfg_file: str | Sequence[str] | None = None, opts: Sequence[str] = (), check: bool = True) -> CfgNode:
+    """Defaults, then each of `cfg_file` in order (each with its `_BASE_` chain first, as
+    PySlowFast's `--cfg A.yaml B.yaml`), then `opts` overrides."""
     cfg = get_cfg()
-    for path in [cfg_file] if isinstance(cfg_file, str) else (cfg_file or []):
+    files = [cfg_file] if isinstance(cfg_file, str) else list(cfg_file or [])
+    for path in files:
         _merge_file(cfg, path)
     opts = parse_overrides(opts)
     if opts:
-        try:
-            cfg.merge_from_list(opts)
-        except (KeyError, ValueError, AssertionError, TypeError) as err:
-            raise _translate(err, "command line") from err
+        _merge_overrides(cfg, opts)
     if check:
         check_config(cfg)
     return cfg
