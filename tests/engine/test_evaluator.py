@@ -139,7 +139,7 @@ def test_run_test_reads_each_video_once_and_reports_metrics_files_and_stats(tmp_
     stats = [r.getMessage() for r in caplog.records if r.getMessage().startswith("json_stats:")]
     assert len(stats) == 1
     line = json.loads(stats[0][len("json_stats: "):])
-    assert line == {"_type": "test_final", "top1_acc": 75.0, "top5_acc": 100.0,
+    assert line == {"_type": "test_final", "split": "test_final", "top1_acc": 75.0, "top5_acc": 100.0,
                     "mean_class_acc": pytest.approx(250 / 3, abs=1e-4), "num_videos": 4,
                     "num_views": 6, "num_failed": 2}
     failed_lines = [r for r in caplog.records if "failed and is excluded" in r.getMessage()]

@@ -8,6 +8,7 @@ import pytest
 import torch
 from engine_toys import ToyNet, toy_cfg, toy_components
 
+from video3d.config import get_cfg
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.optim import lr_at_epoch
@@ -181,7 +182,7 @@ def test_validation_leaves_out_videos_the_dataset_replaced():
               batch([2, 0, 3], [2, 1, 3], [False, True, False]),
               batch([1], [0], [True])]
     trainer = SimpleNamespace(model=_LabelFromInput(), val_loader=loader, device=torch.device("cpu"),
-                              autocast=lambda: torch.autocast("cpu", enabled=False), cfg=None,
+                              autocast=lambda: torch.autocast("cpu", enabled=False), cfg=get_cfg(), epoch=0,
                               components=SimpleNamespace(training_logits=lambda logits, cfg: logits))
     stats = validate(trainer)
     assert stats["clips"] == 4 and stats["top1_err"] == 0.0

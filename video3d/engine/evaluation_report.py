@@ -37,6 +37,7 @@ def final_test_stats(summary: Mapping) -> dict:
     """The `json_stats` line of a finished test (PySlowFast's `test_final`, plus our counts)."""
     return {
         "_type": "test_final",
+        "split": "test_final",  # PySlowFast's key for the test summary
         "top1_acc": summary["top1"],
         "top5_acc": summary["top5"],
         "mean_class_acc": summary["mean_class_acc"],

@@ -8,8 +8,10 @@ fills the epoch record before checkpoints, logs and plots read it.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
+import statistics
 import sys
 import time
 from collections.abc import Iterable
@@ -97,7 +99,8 @@ def validate(trainer) -> dict:
     model = ckpt.unwrap_model(trainer.model)
     model.eval()
     totals = [0.0, 0.0, 0.0, 0.0]  # loss sum, top-1 hits, top-5 hits, clips
-    for batch in trainer.val_loader:
+    progress = ValIterLog(trainer)
+    for batch in progress.timed(trainer.val_loader):
         videos, labels = batch["video"], batch["label"]
         if "replaced" in batch:
             keep = ~batch["replaced"]
@@ -112,12 +115,56 @@ def validate(trainer) -> dict:
         top1, top5 = topk_correct(logits, labels)
         totals = [a + b for a, b in zip(totals, [float(soft_target_cross_entropy(logits, targets)) * len(labels),
                                                  top1, top5, len(labels)], strict=True)]
+        progress.update(top1, top5, len(labels))
     loss_sum, top1, top5, clips = all_reduce_sum(totals, trainer.device)
     model.train()
     if not clips:
         return {}
     return {"loss": loss_sum / clips, "top1_err": 100.0 * (1 - top1 / clips),
-            "top5_err": 100.0 * (1 - top5 / clips), "clips": int(clips)}
+            "top5_err": 100.0 * (1 - top5 / clips), "clips": int(clips), "time_diff": progress.seconds_per_iteration()}
+
+
+class ValIterLog:
+    """PySlowFast's `val_iter` json_stats lines every LOG_PERIOD validation batches (rank 0):
+    window medians of this process's top-1 / top-5 error, time_diff (seconds per batch), eta."""
+
+    def __init__(self, trainer):
+        self.trainer, self.period = trainer, max(trainer.cfg.LOG_PERIOD, 1)
+        self.errors: dict[str, collections.deque] = {k: collections.deque(maxlen=self.period) for k in ("top1", "top5")}
+        self.times: collections.deque = collections.deque(maxlen=self.period)
+        self.iteration, self.total_time, self.length = 0, 0.0, None
+
+    def timed(self, loader: Iterable):
+        self.length = len(loader) if hasattr(loader, "__len__") else None
+        start = time.perf_counter()
+        for batch in loader:
+            yield batch
+            elapsed = time.perf_counter() - start
+            self.times.append(elapsed)
+            self.total_time += elapsed
+            self.iteration += 1
+            self._log()
+            start = time.perf_counter()
+
+    def update(self, top1: int, top5: int, clips: int) -> None:
+        self.errors["top1"].append(100.0 * (1 - top1 / clips))
+        self.errors["top5"].append(100.0 * (1 - top5 / clips))
+
+    def seconds_per_iteration(self) -> float:
+        return self.total_time / self.iteration if self.iteration else 0.0
+
+    def _log(self) -> None:
+        if self.iteration % self.period or not is_main_process():
+            return
+        trainer = self.trainer
+        stats = {"_type": "val_iter", "epoch": f"{trainer.epoch + 1}/{trainer.cfg.SOLVER.MAX_EPOCH}",
+                 "iter": f"{self.iteration}/{self.length or '?'}", "time_diff": statistics.median(self.times),
+                 "eta": format_eta(statistics.median(self.times) * ((self.length or self.iteration) - self.iteration)),
+                 "view": VAL_LABEL, **memory_stats(trainer.device)}
+        for key, values in self.errors.items():
+            if values:
+                stats[f"{key}_err"] = statistics.median(values)
+        log_json_stats(stats)
 
 
 class ValidationHook(Hook):
@@ -207,8 +254,9 @@ class LoggingHook(Hook):
         stats = {"_type": "train_iter", "iter": f"{trainer.iteration + 1}/{trainer.epoch_iters}",
                  **self._common(trainer), "loss": meter.median("loss"), "top1_err": meter.median("top1_err"),
                  "top5_err": meter.median("top5_err"), "dt": meter.median("dt"), "dt_data": meter.median("dt_data"),
-                 "dt_net": meter.median("dt_net"), "grad_norm": trainer.step_stats.get("grad_norm"),
-                 "eta": format_eta(meter.seconds_per_iteration() * remaining)}
+                 "dt_net": meter.median("dt_net"), "eta": format_eta(meter.seconds_per_iteration() * remaining)}
+        if trainer.step_stats.get("grad_norm") is not None:  # numeric or absent (PySlowFast's parsers read a float)
+            stats["grad_norm"] = trainer.step_stats["grad_norm"]
         if is_main_process():
             log_json_stats(stats)
 
@@ -218,14 +266,22 @@ class LoggingHook(Hook):
             self.bar = None
         if not is_main_process():
             return
-        record = trainer.epoch_record
-        log_json_stats({"_type": "train_epoch", **self._common(trainer), "loss": record["train_loss"],
-                        "top1_err": record["train_top1_err"], "top5_err": record["train_top5_err"],
-                        "dt": trainer.meter.seconds_per_iteration(), "iters": trainer.epoch_iters}, self.cfg.OUTPUT_DIR)
+        record, meter = trainer.epoch_record, trainer.meter
+        per_iter, data_per_iter = meter.seconds_per_iteration(), meter.data_seconds_per_iteration()
+        remaining = trainer.epoch_iters * (self.cfg.SOLVER.MAX_EPOCH - trainer.epoch - 1)
+        train = {"_type": "train_epoch", **self._common(trainer), "loss": record["train_loss"],
+                 "top1_err": record["train_top1_err"], "top5_err": record["train_top5_err"], "dt": per_iter,
+                 "dt_data": data_per_iter, "dt_net": per_iter - data_per_iter,
+                 "eta": format_eta(per_iter * remaining), "iters": trainer.epoch_iters}
+        if trainer.step_stats.get("grad_norm") is not None:
+            train["grad_norm"] = trainer.step_stats["grad_norm"]
+        log_json_stats(train, self.cfg.OUTPUT_DIR)
         if "val_top1_err" in record:
+            top5 = [r["val_top5_err"] for r in trainer.history if r.get("val_top5_err") is not None]
             log_json_stats({"_type": "val_epoch", "epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}",
                             "view": VAL_LABEL, "loss": record["val_loss"], "top1_err": record["val_top1_err"],
                             "top5_err": record["val_top5_err"], "min_top1_err": trainer.best_top1_err,
+                            "min_top5_err": min(top5), "time_diff": record.get("val_time_diff", 0.0),
                             **memory_stats(trainer.device)}, self.cfg.OUTPUT_DIR)
 
 

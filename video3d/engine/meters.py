@@ -34,7 +34,7 @@ def format_eta(seconds: float) -> str:
 
 
 def memory_stats(device: torch.device) -> dict:
-    """RAM in use / total (GB) and, on GPU, the peak allocated GPU memory (GB), PySlowFast style."""
+    """RAM in use / total (GB) and the peak allocated GPU memory (GB; "0.00G" on the CPU), PySlowFast style."""
     stats = {}
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
@@ -45,8 +45,8 @@ def memory_stats(device: torch.device) -> dict:
     except (OSError, KeyError, ValueError, IndexError):
         peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         stats["RAM"] = f"{peak_rss_kb / 1024**2:.2f}G (peak rss, pid {os.getpid()})"
-    if device.type == "cuda":
-        stats["gpu_mem"] = f"{torch.cuda.max_memory_allocated(device) / 1024**3:.2f}G"
+    gpu_bytes = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
+    stats["gpu_mem"] = f"{gpu_bytes / 1024**3:.2f}G"
     return stats
 
 
@@ -66,6 +66,7 @@ class TrainMeter:
         self.topk_samples = 0.0
         self.iterations = 0
         self.time_sum = 0.0
+        self.data_time_sum = 0.0
 
     def update(self, loss: float, samples: float, top1_correct: float | None, top5_correct: float | None,
                dt_data: float, dt_net: float) -> None:
@@ -77,6 +78,7 @@ class TrainMeter:
         self.samples += samples
         self.iterations += 1
         self.time_sum += dt_data + dt_net
+        self.data_time_sum += dt_data
         if top1_correct is not None:
             self.top1_wrong += samples - top1_correct
             self.top5_wrong += samples - top5_correct
@@ -90,6 +92,10 @@ class TrainMeter:
 
     def seconds_per_iteration(self) -> float:
         return self.time_sum / self.iterations if self.iterations else 0.0
+
+    def data_seconds_per_iteration(self) -> float:
+        """Mean data-loading wait per iteration of this epoch (PySlowFast's dt_data)."""
+        return self.data_time_sum / self.iterations if self.iterations else 0.0
 
     def epoch_stats(self) -> dict:
         """Epoch averages weighted by batch size (errors in percent; None under mixup)."""
