@@ -62,3 +62,20 @@ def test_several_cfg_files_merge_in_order_then_bare_overrides(tmp_path):
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert (written["SOLVER"]["MAX_EPOCH"], written["SOLVER"]["BASE_LR"]) == (5, 0.25)
     assert written["MODEL"]["HEAD"] == "ffc"  # from the first file
+
+
+def test_pyslowfast_launch_flags_reach_the_config_and_name_torchrun_when_a_node_has_several_gpus(tmp_path):
+    out = tmp_path / "run"
+    res = run("--cfg", DEMO, "--num_shards", "2", "--shard_id", "1", "--init_method", "tcp://node0:9999",
+              *NO_JOBS, "NUM_GPUS", "4", "OUTPUT_DIR", str(out))
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: NUM_GPUS 4 with --init_method: video3d starts one process per GPU through torchrun, on each node: "
+        "torchrun --nnodes 2 --node_rank 1 --rdzv_endpoint node0:9999 --nproc_per_node 4 tools/run_net.py --cfg ...")
+    assert not (out / "config.yaml").exists()  # shard 1 is not rank 0: only node 0 writes the run's files
+
+
+def test_several_gpus_in_one_process_without_torchrun_is_one_line_naming_torchrun(tmp_path):
+    res = run("--cfg", DEMO, *NO_JOBS, "NUM_GPUS", "8", "OUTPUT_DIR", str(tmp_path / "run"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "launch with torchrun --nproc_per_node 8 tools/run_net.py" in res.stderr.strip().splitlines()[-1]

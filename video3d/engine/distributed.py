@@ -56,6 +56,15 @@ def env_rank(environ: dict | None = None) -> int:
     return process_info(environ).rank
 
 
+def launch_rank(cfg: CfgNode, init_method: str | None = None) -> int:
+    """This process's global rank before the group exists: torchrun's or SLURM's, else SHARD_ID
+    under PySlowFast's --init_method launch (one process per node), else 0."""
+    info = process_info()
+    if info.world_size > 1 or not init_method:
+        return info.rank
+    return cfg.SHARD_ID
+
+
 def get_device(cfg: CfgNode, local_rank: int = 0) -> torch.device:
     """cuda:LOCAL_RANK when NUM_GPUS > 0, the CPU when NUM_GPUS is 0."""
     if cfg.NUM_GPUS == 0:
