@@ -101,7 +101,7 @@ def test_hmdb51_sorted_classes_and_split_ids(tmp_path, small_cfg):
 
 
 def test_class_names_from_file_ssv2_json_and_hmdb51_splits(tmp_path, small_cfg):
-    from video3d.data.lists import class_names_for
+    from video3d.data.datasets import class_names_for
 
     assert class_names_for(small_cfg, "kinetics") is None
     small_cfg.DATA.SSV2_LABELS_DIR = write_ssv2_labels(str(tmp_path / "labels"))

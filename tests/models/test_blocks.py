@@ -12,8 +12,8 @@ from torch import nn
 
 from video3d.models import build_model
 from video3d.models.blocks import BasicBlock, Bottleneck
-from video3d.models.hs import HSBottleneck, HSConv
-from video3d.models.spec import BlockRole, hs_conv_widths, hs_kept_widths, improved_roles
+from video3d.models.hs import HSBottleneck, HSConv, hs_conv_widths, hs_kept_widths
+from video3d.models.layouts import BlockRole, improved_roles
 from video3d.models.splat import SplatBottleneck, SplitAttn, attention_width
 
 norm = partial(nn.BatchNorm3d)

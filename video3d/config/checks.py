@@ -4,31 +4,17 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
+from video3d.choices import Choices
 from video3d.errors import ConfigError
 
 # MODEL.ARCH values; tests/models checks this against video3d.models.MODEL_REGISTRY.
 ARCHS = ("resnet3d",)
 
+# Keys whose values select no builder table; the others are checked against their builder
+# tables (`_builder_tables`).
 _CHOICES = {
     "MODEL.ARCH": ARCHS,
-    "DATA.MODALITY": ("rgb", "flow"),
-    "DATA.FORMAT": ("video", "frames"),
-    "DATA.DECODING_BACKEND": ("pyav", "decord"),
-    "DATA.ENSEMBLE_METHOD": ("mean", "sum", "max"),
-    "TRAIN.DATASET": ("kinetics", "ssv2", "hmdb51"),
-    "TEST.DATASET": ("kinetics", "ssv2", "hmdb51"),
-    "TRAIN.CHECKPOINT_INFLATE_METHOD": ("centre", "mean"),
     "TRAIN.AMP_DTYPE": ("bfloat16", "float16"),
-    "SOLVER.LR_POLICY": ("steps_with_relative_lrs", "cosine"),
-    "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
-    "SOLVER.LR_SCALING": ("none", "linear"),
-    "MODEL.HEAD": ("linear", "ffc"),
-    "RESNET.STEM": ("basic", "deep"),
-    "RESNET.LAYOUT": ("standard", "improved"),
-    "RESNET.SHORTCUT": ("conv", "maxpool", "avgdown"),
-    "RESNET.BLOCK": ("basic", "bottleneck", "hs", "splat"),
-    "FFC.TRAIN_ENSEMBLE": ("mean7", "mean4"),
-    "FFC.TEST_ENSEMBLE": ("vote", "mean"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "AUG.TYPE": ("randaug", "augmix"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
@@ -81,11 +67,32 @@ def _parent(cfg: CfgNode, key: str) -> tuple[CfgNode, str]:
     return node, leaf
 
 
+def _builder_tables() -> list[tuple[str, Choices]]:
+    """(config key, its name -> builder table) for the keys that select a builder (video3d.choices)."""
+    # Imported when checking, not with this module: those layers import the config package.
+    from video3d.data.datasets import DATASETS
+    from video3d.data.sources import DECODERS, FORMATS, FRAME_FOLDERS
+    from video3d.engine.evaluator import FFC_TEST_RULES, VIEW_ENSEMBLES
+    from video3d.engine.optim import LR_POLICIES, LR_SCALINGS, OPTIMIZERS
+    from video3d.models.choices import BLOCKS, HEADS, LAYOUTS, SHORTCUTS, STEMS
+    from video3d.models.heads import FFC_TRAIN_ENSEMBLES
+    from video3d.models.inflate import INFLATE_METHODS
+
+    tables = [FRAME_FOLDERS, FORMATS, DECODERS, VIEW_ENSEMBLES, DATASETS, INFLATE_METHODS, LR_POLICIES,
+              OPTIMIZERS, LR_SCALINGS, HEADS, STEMS, LAYOUTS, SHORTCUTS, BLOCKS, FFC_TRAIN_ENSEMBLES,
+              FFC_TEST_RULES]
+    return [(table.key, table) for table in tables] + [("TEST.DATASET", DATASETS)]
+
+
 def _check_choices(cfg: CfgNode) -> None:
     for key, allowed in _CHOICES.items():
         value = _get(cfg, key)
         if value not in allowed:
             raise ConfigError(f"config key {key} is {value!r}; expected one of {', '.join(allowed)}")
+    for key, table in _builder_tables():
+        value = _get(cfg, key)
+        if value not in table:
+            raise ConfigError(table.error(value, key))
 
 
 def _check_positive(cfg: CfgNode) -> None:

@@ -19,13 +19,25 @@ DATA.MAX_CONSECUTIVE_FAILURES failures in a row stop with a DataError.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import Dataset
 
+from video3d.choices import Choices
 from video3d.data import sampling, transforms
-from video3d.data.lists import RECORD_BUILDERS, VideoRecord, class_names_for
+from video3d.data.lists import (
+    VideoRecord,
+    hmdb51_classes,
+    hmdb51_records,
+    kinetics_records,
+    read_class_names,
+    ssv2_classes,
+    ssv2_records,
+)
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.utils.logging import get_logger
@@ -181,15 +193,42 @@ def _build_augment(cfg: CfgNode):
     return AugMix(magnitude=cfg.AUG.MAGNITUDE)
 
 
-_DATASET_CLASSES = {"kinetics": VideoDataset, "ssv2": SegmentVideoDataset, "hmdb51": VideoDataset}
+@dataclass(frozen=True)
+class DatasetKind:
+    """How a dataset is read: its list reader, its dataset class (how clips are sampled) and,
+    where its own files name the classes, the reader of those names."""
+
+    records: Callable[[CfgNode, str], list[VideoRecord]]
+    dataset_class: type[VideoDataset]
+    own_class_names: Callable[[CfgNode], list[str]] | None = None
 
 
-def dataset_for(cfg: CfgNode, name: str, split: str, training: bool) -> VideoDataset:
-    if name not in RECORD_BUILDERS:
-        raise DataError(f"dataset {name!r} unknown; expected one of {', '.join(RECORD_BUILDERS)}")
-    records = RECORD_BUILDERS[name](cfg, split)
-    return _DATASET_CLASSES[name](cfg, records, training, name=f"{name}/{split}",
-                                  class_names=class_names_for(cfg, name))
+# TRAIN.DATASET and TEST.DATASET values.
+DATASETS = Choices("TRAIN.DATASET", {
+    "kinetics": DatasetKind(kinetics_records, VideoDataset),
+    "ssv2": DatasetKind(ssv2_records, SegmentVideoDataset, ssv2_classes),
+    "hmdb51": DatasetKind(hmdb51_records, VideoDataset, hmdb51_classes),
+})
+
+
+def class_names_for(cfg: CfgNode, dataset: str, key: str = "TRAIN.DATASET") -> list[str] | None:
+    """Class names by label: DATA.CLASS_NAMES_FILE when set, else what the dataset's own
+    files define (SSv2 labels json, HMDB51 sorted class names), else None (Kinetics)."""
+    own_class_names = DATASETS.lookup(dataset, key).own_class_names
+    if cfg.DATA.CLASS_NAMES_FILE:
+        names = read_class_names(cfg.DATA.CLASS_NAMES_FILE)
+        if len(names) != cfg.MODEL.NUM_CLASSES:
+            raise DataError(f"{cfg.DATA.CLASS_NAMES_FILE}: {len(names)} class names for "
+                            f"MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES} (DATA.CLASS_NAMES_FILE)")
+        return names
+    return own_class_names(cfg) if own_class_names is not None else None
+
+
+def dataset_for(cfg: CfgNode, name: str, split: str, training: bool, key: str = "TRAIN.DATASET") -> VideoDataset:
+    """Dataset `name` (the value of config key `key`) over list `split`."""
+    kind = DATASETS.lookup(name, key)
+    return kind.dataset_class(cfg, kind.records(cfg, split), training, name=f"{name}/{split}",
+                              class_names=class_names_for(cfg, name, key))
 
 
 def build_dataset(cfg: CfgNode, split: str, training: bool) -> VideoDataset:

@@ -151,7 +151,7 @@ def hmdb51_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
     files = sorted(glob.glob(os.path.join(glob.escape(folder), "*" + suffix)))
     if not files:
         raise DataError(f"{folder}: no HMDB51 split files *{suffix} (DATA.PATH_TO_DATA_DIR)")
-    classes = _hmdb51_classes(cfg)
+    classes = hmdb51_classes(cfg)
     if len(classes) > cfg.MODEL.NUM_CLASSES:
         raise DataError(f"{folder}: {len(classes)} classes but MODEL.NUM_CLASSES is {cfg.MODEL.NUM_CLASSES}")
     records = []
@@ -171,31 +171,14 @@ def hmdb51_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
     return records
 
 
-RECORD_BUILDERS = {"kinetics": kinetics_records, "ssv2": ssv2_records, "hmdb51": hmdb51_records}
-
-
-def _hmdb51_classes(cfg: CfgNode) -> list[str]:
+def hmdb51_classes(cfg: CfgNode) -> list[str]:
+    """HMDB51's class names, sorted: the prefixes of the split files of DATA.SPLIT_ID."""
     suffix = f"_test_split{cfg.DATA.SPLIT_ID}.txt"
     files = glob.glob(os.path.join(glob.escape(cfg.DATA.PATH_TO_DATA_DIR), "*" + suffix))
     return sorted(os.path.basename(f)[: -len(suffix)] for f in files)
 
 
-def _ssv2_classes(cfg: CfgNode) -> list[str]:
+def ssv2_classes(cfg: CfgNode) -> list[str]:
+    """SSv2's class names by label, from something-something-v2-labels.json."""
     labels = _load_json(os.path.join(cfg.DATA.SSV2_LABELS_DIR, "something-something-v2-labels.json"))
     return [name for name, _ in sorted(labels.items(), key=lambda item: int(item[1]))]
-
-
-def class_names_for(cfg: CfgNode, dataset: str) -> list[str] | None:
-    """Class names by label: DATA.CLASS_NAMES_FILE when set, else what the dataset's own
-    files define (SSv2 labels json, HMDB51 sorted class names), else None (Kinetics)."""
-    if cfg.DATA.CLASS_NAMES_FILE:
-        names = read_class_names(cfg.DATA.CLASS_NAMES_FILE)
-        if len(names) != cfg.MODEL.NUM_CLASSES:
-            raise DataError(f"{cfg.DATA.CLASS_NAMES_FILE}: {len(names)} class names for "
-                            f"MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES} (DATA.CLASS_NAMES_FILE)")
-        return names
-    if dataset == "ssv2":
-        return _ssv2_classes(cfg)
-    if dataset == "hmdb51":
-        return _hmdb51_classes(cfg)
-    return None

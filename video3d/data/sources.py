@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
+from video3d.choices import Choices
 from video3d.data.decoders import DecordSource, PyAVSource
 from video3d.data.frame_folders import FlowFrameFolder, RGBFrameFolder
 from video3d.data.frame_source import FrameSource
 from video3d.errors import ConfigError
 
-_DECODERS = {"pyav": PyAVSource, "decord": DecordSource}
+# Video decoders: (path, threads=...) -> FrameSource.
+DECODERS = Choices("DATA.DECODING_BACKEND", {"pyav": PyAVSource, "decord": DecordSource})
+# Frame-folder readers by modality: (path, num_frames=..., fps=...) -> FrameSource.
+FRAME_FOLDERS = Choices("DATA.MODALITY", {"rgb": RGBFrameFolder, "flow": FlowFrameFolder})
+
+
+def _open_video(path: str, modality: str, backend: str, num_frames: int | None, fps: float,
+                threads: int) -> FrameSource:
+    if modality != "rgb":
+        raise ConfigError(f"DATA.MODALITY {modality} needs DATA.FORMAT frames (flow is read from frame folders)")
+    return DECODERS[backend](path, threads=threads)
+
+
+def _open_frames(path: str, modality: str, backend: str, num_frames: int | None, fps: float,
+                 threads: int) -> FrameSource:
+    return FRAME_FOLDERS[modality](path, num_frames=num_frames, fps=fps)
+
+
+# (path, modality, backend, num_frames, fps, threads) -> FrameSource.
+FORMATS = Choices("DATA.FORMAT", {"video": _open_video, "frames": _open_frames})
 
 
 def open_source(
@@ -28,19 +48,7 @@ def open_source(
     (`flow_x_`/`flow_y_`); `num_frames` is the folder's RGB frame count from a frame list
     (None = count the files) and `fps` the rate the frames were extracted at.
     """
-    if fmt == "video":
-        if modality != "rgb":
-            raise ConfigError(f"DATA.MODALITY {modality} needs DATA.FORMAT frames (flow is read from frame folders)")
-        if backend not in _DECODERS:
-            raise ConfigError(f"DATA.DECODING_BACKEND is {backend!r}; expected one of {', '.join(_DECODERS)}")
-        return _DECODERS[backend](path, threads=threads)
-    if fmt == "frames":
-        if modality == "rgb":
-            return RGBFrameFolder(path, num_frames=num_frames, fps=fps)
-        if modality == "flow":
-            return FlowFrameFolder(path, num_frames=num_frames, fps=fps)
-        raise ConfigError(f"DATA.MODALITY is {modality!r}; expected rgb or flow")
-    raise ConfigError(f"DATA.FORMAT is {fmt!r}; expected video or frames")
+    return FORMATS[fmt](path, modality, backend, num_frames, fps, threads)
 
 
 def open_source_from_cfg(cfg: CfgNode, path: str, num_frames: int | None = None) -> FrameSource:

@@ -84,4 +84,4 @@ class MultiViewTestDataset(Dataset):
 
 def build_test_dataset(cfg: CfgNode, split: str) -> MultiViewTestDataset:
     """The TEST.DATASET videos of list `split`, one multi-view item per video."""
-    return MultiViewTestDataset(dataset_for(cfg, cfg.TEST.DATASET, split, training=False))
+    return MultiViewTestDataset(dataset_for(cfg, cfg.TEST.DATASET, split, training=False, key="TEST.DATASET"))

@@ -18,6 +18,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from video3d.choices import Choices
 from video3d.data import build_test_dataset
 from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
 from video3d.engine.evaluation_report import report_results
@@ -32,20 +33,28 @@ logger = get_logger(__name__)
 Normalizer = Callable[[torch.Tensor], torch.Tensor]
 
 
+# [V, ...] per-view probabilities -> [...]: DATA.ENSEMBLE_METHOD.
+VIEW_ENSEMBLES = Choices("DATA.ENSEMBLE_METHOD", {
+    "mean": lambda probs: probs.mean(dim=0),
+    "sum": lambda probs: probs.sum(dim=0),
+    "max": lambda probs: probs.amax(dim=0),
+})
+
+
 def aggregate_views(logits: torch.Tensor, method: str = "mean") -> torch.Tensor:
     """Softmax over classes of each view's logits, then `method` (mean, sum, max) over views.
 
     `[V, K]` (linear head) gives `[K]`; `[V, 7, K]` (FFC head) gives `[7, K]`, one distribution
-    per output, as the FFC test rule needs (DESIGN.md section 2.1).
+    per output, as the FFC test rule needs (docs/MODELS.md, FFC).
     """
-    probs = torch.softmax(logits.float(), dim=-1)
-    if method == "mean":
-        return probs.mean(dim=0)
-    if method == "sum":
-        return probs.sum(dim=0)
-    if method == "max":
-        return probs.amax(dim=0)
-    raise ValueError(f"unknown view ensemble method {method!r}; expected mean, sum or max")
+    return VIEW_ENSEMBLES[method](torch.softmax(logits.float(), dim=-1))
+
+
+# [7, K] per-output probabilities of one video -> its predicted class: FFC.TEST_ENSEMBLE.
+FFC_TEST_RULES = Choices("FFC.TEST_ENSEMBLE", {
+    "vote": lambda aggregated: int(ffc_vote(aggregated.unsqueeze(0))[0]),
+    "mean": lambda aggregated: int(aggregated.mean(dim=0).argmax()),
+})
 
 
 def video_prediction(aggregated: torch.Tensor, ffc_rule: str = "vote") -> tuple[torch.Tensor, int]:
@@ -56,12 +65,7 @@ def video_prediction(aggregated: torch.Tensor, ffc_rule: str = "vote") -> tuple[
     """
     if aggregated.dim() == 1:
         return aggregated, int(aggregated.argmax())
-    scores = aggregated.mean(dim=0)
-    if ffc_rule == "vote":
-        return scores, int(ffc_vote(aggregated.unsqueeze(0))[0])
-    if ffc_rule == "mean":
-        return scores, int(scores.argmax())
-    raise ValueError(f"unknown FFC test rule {ffc_rule!r}; expected vote or mean")
+    return aggregated.mean(dim=0), FFC_TEST_RULES[ffc_rule](aggregated)
 
 
 def shard_indices(num_videos: int, rank: int, world_size: int) -> list[int]:

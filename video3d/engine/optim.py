@@ -13,7 +13,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.errors import ConfigError
+from video3d.choices import Choices
 
 
 def lr_scale(batch_size: int, base_batch_size: int) -> float:
@@ -36,6 +36,18 @@ def cosine(epoch: float, max_epoch: float, base: float, end: float) -> float:
     return end + (base - end) * (math.cos(math.pi * epoch / max_epoch) + 1.0) * 0.5
 
 
+def _steps_policy(epoch: float, *, base_lr: float, steps: Sequence[float], lrs: Sequence[float], **_) -> float:
+    return base_lr * steps_with_relative_lrs(epoch, steps, lrs)
+
+
+def _cosine_policy(epoch: float, *, base_lr: float, max_epoch: float, cosine_end_lr: float, **_) -> float:
+    return cosine(epoch, max_epoch, base_lr, cosine_end_lr)
+
+
+# policy(epoch, *, base_lr, max_epoch, steps, lrs, cosine_end_lr) -> LR before warm-up.
+LR_POLICIES = Choices("SOLVER.LR_POLICY", {"steps_with_relative_lrs": _steps_policy, "cosine": _cosine_policy})
+
+
 def learning_rate(
     epoch: float,
     *,
@@ -51,12 +63,10 @@ def learning_rate(
     """LR at fractional `epoch`: the policy, after a linear warm-up from `warmup_start_lr`
     to the policy's value at `warmup_epochs` (PySlowFast's rule)."""
 
+    schedule = LR_POLICIES[policy]
+
     def policy_lr(at: float) -> float:
-        if policy == "steps_with_relative_lrs":
-            return base_lr * steps_with_relative_lrs(at, steps, lrs)
-        if policy == "cosine":
-            return cosine(at, max_epoch, base_lr, cosine_end_lr)
-        raise ConfigError(f"config key SOLVER.LR_POLICY is {policy!r}; expected steps_with_relative_lrs or cosine")
+        return schedule(at, base_lr=base_lr, max_epoch=max_epoch, steps=steps, lrs=lrs, cosine_end_lr=cosine_end_lr)
 
     if epoch < warmup_epochs:
         end = policy_lr(warmup_epochs)
@@ -64,14 +74,18 @@ def learning_rate(
     return policy_lr(epoch)
 
 
+# cfg -> factor on every SOLVER LR: none keeps SOLVER.BASE_LR as the LR used (PySlowFast's
+# meaning), linear scales it by TRAIN.BATCH_SIZE / SOLVER.BASE_BATCH_SIZE.
+LR_SCALINGS = Choices("SOLVER.LR_SCALING", {
+    "none": lambda cfg: 1.0,
+    "linear": lambda cfg: lr_scale(cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE),
+})
+
+
 def config_lr_scale(cfg: CfgNode) -> float:
     """1 (SOLVER.BASE_LR is the LR used, PySlowFast's meaning) unless SOLVER.LR_SCALING is
     linear: then TRAIN.BATCH_SIZE / SOLVER.BASE_BATCH_SIZE."""
-    if cfg.SOLVER.LR_SCALING == "linear":
-        return lr_scale(cfg.TRAIN.BATCH_SIZE, cfg.SOLVER.BASE_BATCH_SIZE)
-    if cfg.SOLVER.LR_SCALING == "none":
-        return 1.0
-    raise ConfigError(f"config key SOLVER.LR_SCALING is {cfg.SOLVER.LR_SCALING!r}; expected none or linear")
+    return LR_SCALINGS[cfg.SOLVER.LR_SCALING](cfg)
 
 
 def describe_lr(cfg: CfgNode) -> str:
@@ -101,6 +115,7 @@ def lr_at_epoch(cfg: CfgNode, epoch: float) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's LR."""
     for group in optimizer.param_groups:
         group["lr"] = lr
 
@@ -119,12 +134,19 @@ def param_groups(model: nn.Module, weight_decay: float, zero_wd_1d: bool) -> lis
     return groups
 
 
+def _sgd(groups: list[dict], lr: float, cfg: CfgNode) -> torch.optim.Optimizer:
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.SOLVER.MOMENTUM, nesterov=cfg.SOLVER.NESTEROV)
+
+
+def _adamw(groups: list[dict], lr: float, cfg: CfgNode) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+# (param groups, initial LR, cfg) -> optimiser.
+OPTIMIZERS = Choices("SOLVER.OPTIMIZING_METHOD", {"sgd": _sgd, "adamw": _adamw})
+
+
 def build_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
     """SGD (momentum, optional Nesterov) or AdamW; the LR is set per step by the schedule."""
     groups = param_groups(model, cfg.SOLVER.WEIGHT_DECAY, cfg.SOLVER.ZERO_WD_1D_PARAM)
-    lr = lr_at_epoch(cfg, 0.0)
-    if cfg.SOLVER.OPTIMIZING_METHOD == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=cfg.SOLVER.MOMENTUM, nesterov=cfg.SOLVER.NESTEROV)
-    if cfg.SOLVER.OPTIMIZING_METHOD == "adamw":
-        return torch.optim.AdamW(groups, lr=lr)
-    raise ConfigError(f"config key SOLVER.OPTIMIZING_METHOD is {cfg.SOLVER.OPTIMIZING_METHOD!r}; expected sgd or adamw")
+    return OPTIMIZERS[cfg.SOLVER.OPTIMIZING_METHOD](groups, lr_at_epoch(cfg, 0.0), cfg)

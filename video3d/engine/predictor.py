@@ -10,7 +10,8 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.data import MultiViewTestDataset, SegmentVideoDataset, VideoDataset, VideoRecord
+from video3d.data import MultiViewTestDataset, VideoRecord
+from video3d.data.datasets import DATASETS
 from video3d.engine.evaluator import evaluate_videos
 from video3d.engine.metrics import rank_classes
 
@@ -29,7 +30,7 @@ class Prediction:
 def files_dataset(cfg: CfgNode, paths: Sequence[str]) -> MultiViewTestDataset:
     """Multi-view test items of arbitrary files, sampled as TEST.DATASET samples its videos."""
     records = [VideoRecord(os.path.basename(os.path.normpath(p)) or p, p, UNKNOWN_LABEL) for p in paths]
-    dataset_class = SegmentVideoDataset if cfg.TEST.DATASET == "ssv2" else VideoDataset
+    dataset_class = DATASETS.lookup(cfg.TEST.DATASET, "TEST.DATASET").dataset_class
     return MultiViewTestDataset(dataset_class(cfg, records, training=False, name="predict"))
 
 

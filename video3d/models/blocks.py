@@ -1,19 +1,32 @@
 """Residual blocks: the layout (where BNs and ReLUs sit, `BlockRole`) is shared; subclasses
 give the transformation (basic, bottleneck) as `residual(x)`, ending with the conv whose BN
-the role places before or after the addition."""
+the role places before or after the addition.
+
+A block class carries its channel arithmetic: `expansion` (output channels = planes x
+expansion), `inner_width(spec, stage)` and `from_spec(...)`, which reads its settings from a
+`BlockSpec`; `video3d.models.choices.BLOCKS` names the classes (docs/EXTENDING.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video3d.models.spec import STANDARD_ROLE, BlockRole
+from video3d.models.layouts import STANDARD_ROLE, BlockRole
+
+if TYPE_CHECKING:
+    from video3d.models.spec import BlockSpec
 
 Norm = Callable[[int], nn.Module]
 Triple = tuple[int, int, int]
+
+
+def stage_width(first_stage_width: int, stage: int) -> int:
+    """Channels double from one stage to the next (He et al. 2016, Table 1): stage 0..3."""
+    return first_stage_width * 2**stage
 
 
 def conv3d(in_channels: int, out_channels: int, kernel: Triple, stride: Triple = (1, 1, 1),
@@ -32,12 +45,25 @@ class ResidualBlock(nn.Module):
     """
 
     final_bn_name = "bn3"
+    expansion = 1  # output channels = planes x expansion
+
+    @staticmethod
+    def inner_width(spec: BlockSpec, stage: int) -> int:
+        """Channels of the block's inner (3x3) part at stage 0..3."""
+        return stage_width(spec.groups * spec.width_per_group, stage)
+
+    @classmethod
+    def from_spec(cls, spec: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
+                  **common) -> ResidualBlock:
+        """The block of stage `stage` with `spec`'s settings; `common` holds role, stride,
+        temporal_kernel, downsample and relu_shortcut, which every block takes."""
+        raise NotImplementedError
 
     def __init__(self, in_channels: int, out_channels: int, role: BlockRole, norm: Norm,
                  downsample: nn.Module | None, relu_shortcut: bool = False):
         super().__init__()
         self.role = role
-        # The official iResNet code aliases its in-place ReLU onto the shortcut (reference 1.3).
+        # The official iResNet code aliases its in-place ReLU onto the shortcut (docs/MODELS.md).
         self.relu_shortcut = relu_shortcut and role.pre == "relu"
         if role.pre == "bn_relu":
             self.bn0 = norm(in_channels)
@@ -50,6 +76,7 @@ class ResidualBlock(nn.Module):
         return getattr(self, self.final_bn_name, None)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The branch's transformation, up to (not including) its final BN."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,10 +102,15 @@ class BasicBlock(ResidualBlock):
 
     final_bn_name = "bn2"
 
+    @classmethod
+    def from_spec(cls, spec: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
+                  **common) -> BasicBlock:
+        return cls(in_channels, planes, norm, **common)
+
     def __init__(self, in_channels: int, planes: int, norm: Norm, role: BlockRole = STANDARD_ROLE,
                  stride: Triple = (1, 1, 1), temporal_kernel: int = 3,
                  downsample: nn.Module | None = None, relu_shortcut: bool = False):
-        super().__init__(in_channels, planes, role, norm, downsample, relu_shortcut)
+        super().__init__(in_channels, planes * self.expansion, role, norm, downsample, relu_shortcut)
         kernel = (temporal_kernel, 3, 3)
         self.conv1 = conv3d(in_channels, planes, kernel, stride)
         self.bn1 = norm(planes)
@@ -91,16 +123,23 @@ class BasicBlock(ResidualBlock):
 class Bottleneck(ResidualBlock):
     """1x1x1 -> kt x 3 x 3 (strided, grouped: ResNeXt) -> 1x1x1, v1.5 style."""
 
+    expansion = 4
+
+    @classmethod
+    def from_spec(cls, spec: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
+                  **common) -> Bottleneck:
+        return cls(in_channels, planes, cls.inner_width(spec, stage), groups=spec.groups, norm=norm, **common)
+
     def __init__(self, in_channels: int, planes: int, width: int, norm: Norm,
                  role: BlockRole = STANDARD_ROLE, stride: Triple = (1, 1, 1),
                  temporal_kernel: int = 3, groups: int = 1,
                  downsample: nn.Module | None = None, relu_shortcut: bool = False):
-        super().__init__(in_channels, planes * 4, role, norm, downsample, relu_shortcut)
+        super().__init__(in_channels, planes * self.expansion, role, norm, downsample, relu_shortcut)
         self.conv1 = conv3d(in_channels, width, (1, 1, 1))
         self.bn1 = norm(width)
         self.conv2 = conv3d(width, width, (temporal_kernel, 3, 3), stride, groups=groups)
         self.bn2 = norm(width)
-        self.conv3 = conv3d(width, planes * 4, (1, 1, 1))
+        self.conv3 = conv3d(width, planes * self.expansion, (1, 1, 1))
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.errors import ConfigError
+from video3d.choices import Choices
 
 FFC_OUTPUTS = 7
 # Out1, Out3, Out5, Out7 are the FC on F_0..F_3; the official code trains on their mean.
@@ -16,6 +16,8 @@ FFC_BASE_OUTPUTS = (0, 2, 4, 6)
 
 
 class LinearHead(nn.Module):
+    """Global average pooling, dropout, one FC: [B, C, T, H, W] -> [B, K] logits."""
+
     def __init__(self, in_features: int, num_classes: int, dropout: float = 0.5):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
@@ -30,7 +32,7 @@ class FFCHead(nn.Module):
     """F_0 = GAP; F_i = ReLU(LN_i(F_{i-1})), i = 1..3; one shared FC gives seven outputs:
     Out1/3/5/7 = FC(F_0..F_3), Out2/4/6 = FC of the mean of neighbouring features, which by
     linearity is the mean of the neighbouring logits (FFC paper section 3).
-    Dropout acts on each base feature just before the FC, after the filters (DESIGN 2.1)."""
+    Dropout acts on each base feature just before the FC, after the filters (docs/MODELS.md)."""
 
     def __init__(self, in_features: int, num_classes: int, dropout: float = 0.5, num_filters: int = 3):
         super().__init__()
@@ -54,14 +56,6 @@ class FFCHead(nn.Module):
         return torch.stack(outputs, dim=1)
 
 
-def build_head(kind: str, in_features: int, num_classes: int, dropout: float) -> nn.Module:
-    if kind == "linear":
-        return LinearHead(in_features, num_classes, dropout)
-    if kind == "ffc":
-        return FFCHead(in_features, num_classes, dropout)
-    raise ConfigError(f"config key MODEL.HEAD is {kind!r}; expected linear or ffc")
-
-
 def training_logits(outputs: torch.Tensor, cfg: CfgNode) -> torch.Tensor:
     """[B, K] logits for the loss: identity for a linear head; for the FFC's [B, 7, K] the mean
     of all seven (FFC.TRAIN_ENSEMBLE mean7, paper) or of Out1/3/5/7 (mean4, official code)."""
@@ -69,12 +63,20 @@ def training_logits(outputs: torch.Tensor, cfg: CfgNode) -> torch.Tensor:
         return outputs
     if outputs.dim() != 3 or outputs.shape[1] != FFC_OUTPUTS:
         raise ValueError(f"expected [B, K] or [B, {FFC_OUTPUTS}, K] outputs, got {list(outputs.shape)}")
-    mode = cfg.FFC.TRAIN_ENSEMBLE
-    if mode == "mean7":
-        return outputs.mean(dim=1)
-    if mode == "mean4":
-        return outputs[:, list(FFC_BASE_OUTPUTS)].mean(dim=1)
-    raise ConfigError(f"config key FFC.TRAIN_ENSEMBLE is {mode!r}; expected mean7 or mean4")
+    return FFC_TRAIN_ENSEMBLES[cfg.FFC.TRAIN_ENSEMBLE](outputs)
+
+
+def mean_of_all_outputs(outputs: torch.Tensor) -> torch.Tensor:
+    """[B, 7, K] -> [B, K]: the mean of Out1..Out7 (the paper)."""
+    return outputs.mean(dim=1)
+
+
+def mean_of_base_outputs(outputs: torch.Tensor) -> torch.Tensor:
+    """[B, 7, K] -> [B, K]: the mean of Out1/3/5/7 (the official code)."""
+    return outputs[:, list(FFC_BASE_OUTPUTS)].mean(dim=1)
+
+
+FFC_TRAIN_ENSEMBLES = Choices("FFC.TRAIN_ENSEMBLE", {"mean7": mean_of_all_outputs, "mean4": mean_of_base_outputs})
 
 
 def ffc_vote(probs: torch.Tensor) -> torch.Tensor:

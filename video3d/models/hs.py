@@ -1,19 +1,41 @@
 """Hierarchical-Split block (HS-ResNet, Yuan et al. 2020, Fig. 2 / Eq. 1), generic in (w, s).
 
-No official code exists; the channel-conserving reading and the stride-2 form follow
-reference/architectures.md section 3 (PaddleClas#472 for downsampling blocks)."""
+No official code exists; the channel-conserving reading and the stride-2 form are the choices
+recorded in docs/MODELS.md (PaddleClas#472 for downsampling blocks)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d
-from video3d.models.spec import STANDARD_ROLE, BlockRole, hs_conv_widths
+from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d, stage_width
+from video3d.models.layouts import STANDARD_ROLE, BlockRole
+
+if TYPE_CHECKING:
+    from video3d.models.spec import BlockSpec
+
+
+def hs_conv_widths(width: int, scale: int) -> list[int]:
+    """Channels of the HS block's convs for splits 2..s: c_2 = w, c_{i+1} = w + floor(c_i / 2)
+    (HS-ResNet Eq. 1, channel-conserving reading; docs/MODELS.md)."""
+    widths = [width]
+    for _ in range(scale - 2):
+        widths.append(width + widths[-1] // 2)
+    return widths
+
+
+def hs_kept_widths(width: int, scale: int) -> list[int]:
+    """Channels each split sends to the output: w, then ceil(c_i/2) for i < s, then c_s whole."""
+    convs = hs_conv_widths(width, scale)
+    return [width] + [c - c // 2 for c in convs[:-1]] + [convs[-1]]
 
 
 class ConvBNReLU(nn.Sequential):
+    """conv3d -> BN -> ReLU."""
+
     def __init__(self, in_channels: int, out_channels: int, kernel: Triple, norm: Norm,
                  stride: Triple = (1, 1, 1)):
         super().__init__(conv3d(in_channels, out_channels, kernel, stride), norm(out_channels), nn.ReLU())
@@ -67,18 +89,34 @@ class HSConv(nn.Module):
 
 
 class HSBottleneck(ResidualBlock):
-    """1x1x1 (-> s*w) -> HSConv -> 1x1x1 (-> 4 * planes)."""
+    """1x1x1 (-> s*w) -> HSConv -> 1x1x1 (-> planes x expansion)."""
+
+    expansion = 4
+
+    @staticmethod
+    def split_width(spec: BlockSpec, stage: int) -> int:
+        """Channels per split w at stage 0..3 (HS.WIDTH at the first stage)."""
+        return stage_width(spec.hs_width, stage)
+
+    @staticmethod
+    def inner_width(spec: BlockSpec, stage: int) -> int:
+        return HSBottleneck.split_width(spec, stage) * spec.hs_scale
+
+    @classmethod
+    def from_spec(cls, spec: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
+                  **common) -> HSBottleneck:
+        return cls(in_channels, planes, cls.split_width(spec, stage), spec.hs_scale, norm=norm, **common)
 
     def __init__(self, in_channels: int, planes: int, width: int, scale: int, norm: Norm,
                  role: BlockRole = STANDARD_ROLE, stride: Triple = (1, 1, 1),
                  temporal_kernel: int = 3, downsample: nn.Module | None = None,
                  relu_shortcut: bool = False):
-        super().__init__(in_channels, planes * 4, role, norm, downsample, relu_shortcut)
+        super().__init__(in_channels, planes * self.expansion, role, norm, downsample, relu_shortcut)
         hidden = width * scale
         self.conv1 = conv3d(in_channels, hidden, (1, 1, 1))
         self.bn1 = norm(hidden)
         self.conv2 = HSConv(width, scale, norm, temporal_kernel, stride)
-        self.conv3 = conv3d(hidden, planes * 4, (1, 1, 1))
+        self.conv3 = conv3d(hidden, planes * self.expansion, (1, 1, 1))
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv3(self.conv2(F.relu(self.bn1(self.conv1(x)))))

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from video3d.choices import Choices
 from video3d.errors import CheckpointError
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
-_INFLATE_METHODS = ("centre", "mean")
 # 2D networks keep stem and classifier at the top level; ours nests them.
 _NAME_PREFIXES = ("", "stem.", "head.")
 _WRAPPER_PREFIXES = ("module.", "model.")
@@ -26,13 +26,22 @@ def inflate_weight(weight: torch.Tensor, temporal_kernel: int, method: str) -> t
     conv equals the 2D conv exactly, whatever the temporal padding.
     mean: the kernel repeated over time and divided by kt (I3D, Carreira & Zisserman 2017).
     """
-    if method not in _INFLATE_METHODS:
-        raise ValueError(f"inflate method {method!r}; expected centre or mean")
-    if method == "mean":
-        return weight.unsqueeze(2).repeat(1, 1, temporal_kernel, 1, 1) / temporal_kernel
+    return INFLATE_METHODS[method](weight, temporal_kernel)
+
+
+def centre_inflation(weight: torch.Tensor, temporal_kernel: int) -> torch.Tensor:
+    """The 2D kernel in the middle time slice, zeros elsewhere."""
     inflated = weight.new_zeros(weight.shape[:2] + (temporal_kernel,) + weight.shape[2:])
     inflated[:, :, temporal_kernel // 2] = weight
     return inflated
+
+
+def mean_inflation(weight: torch.Tensor, temporal_kernel: int) -> torch.Tensor:
+    """The 2D kernel repeated over time, divided by kt."""
+    return weight.unsqueeze(2).repeat(1, 1, temporal_kernel, 1, 1) / temporal_kernel
+
+
+INFLATE_METHODS = Choices("TRAIN.CHECKPOINT_INFLATE_METHOD", {"centre": centre_inflation, "mean": mean_inflation})
 
 
 def _strip_wrappers(key: str) -> str:

@@ -1,8 +1,9 @@
-"""ResNet3D: stem, four stages, head, assembled from a ResNetSpec (DESIGN.md section 2).
+"""ResNet3D: stem, four stages, head, assembled from a ResNetSpec (docs/MODELS.md).
 
-Stage k's first block carries the stage's (temporal, spatial) stride on its kt x 3 x 3 conv
-(v1.5 style) and on its shortcut. Module names follow torchvision / timm / iResNet
-(`stem.conv1`, `layer1.0.conv2`, `head.fc`) so 2D state dicts load by name."""
+Each choice is looked up in its table (`video3d.models.choices`). Stage k's first block carries
+the stage's (temporal, spatial) stride on its kt x 3 x 3 conv (v1.5 style) and on its shortcut.
+Module names follow torchvision / timm / iResNet (`stem.conv1`, `layer1.0.conv2`, `head.fc`)
+so 2D state dicts load by name."""
 
 from __future__ import annotations
 
@@ -11,49 +12,36 @@ from functools import partial
 import torch
 from torch import nn
 
-from video3d.errors import ConfigError
-from video3d.models.blocks import BasicBlock, Bottleneck, Norm, ResidualBlock, Triple
-from video3d.models.heads import build_head
-from video3d.models.hs import HSBottleneck
-from video3d.models.shortcuts import make_shortcut
-from video3d.models.spec import STANDARD_ROLE, BlockRole, BlockSpec, ResNetSpec, improved_roles
-from video3d.models.splat import SplatBottleneck
-from video3d.models.stems import basic_stem, deep_stem
+from video3d.models.blocks import Norm, ResidualBlock, Triple
+from video3d.models.choices import BLOCKS, HEADS, LAYOUTS, SHORTCUTS, STEMS
+from video3d.models.layouts import BlockRole
+from video3d.models.shortcuts import needs_projection
+from video3d.models.spec import BlockSpec, ResNetSpec
 
 
 def make_block(block: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
                role: BlockRole, stride: Triple, temporal_kernel: int,
                downsample: nn.Module | None, relu_shortcut: bool) -> ResidualBlock:
-    common = dict(norm=norm, role=role, stride=stride, temporal_kernel=temporal_kernel,
-                  downsample=downsample, relu_shortcut=relu_shortcut)
-    width = block.inner_width(stage)
-    if block.kind == "basic":
-        return BasicBlock(in_channels, planes, **common)
-    if block.kind == "bottleneck":
-        return Bottleneck(in_channels, planes, width, groups=block.groups, **common)
-    if block.kind == "hs":
-        return HSBottleneck(in_channels, planes, block.hs_width * 2**stage, block.hs_scale, **common)
-    if block.kind == "splat":
-        return SplatBottleneck(in_channels, planes, width, radix=block.radix,
-                               cardinality=block.cardinality, avd=block.avd,
-                               avd_first=block.avd_first, **common)
-    raise ConfigError(f"config key RESNET.BLOCK is {block.kind!r}; expected basic, bottleneck, hs or splat")
+    """One residual block of stage `stage` (0..3): the RESNET.BLOCK class with `block`'s settings,
+    `planes` x its expansion output channels, the layout's `role`, and `downsample` as its
+    shortcut (None: identity)."""
+    return BLOCKS[block.kind].from_spec(block, stage, in_channels, planes, norm, role=role, stride=stride,
+                                        temporal_kernel=temporal_kernel, downsample=downsample,
+                                        relu_shortcut=relu_shortcut)
 
 
 def make_stage(spec: ResNetSpec, stage: int, in_channels: int, norm: Norm) -> nn.Sequential:
-    num_blocks = spec.stage_blocks[stage]
-    if spec.layout == "improved":
-        roles = improved_roles(num_blocks)
-    elif spec.layout == "standard":
-        roles = [STANDARD_ROLE] * num_blocks
-    else:
-        raise ConfigError(f"config key RESNET.LAYOUT is {spec.layout!r}; expected standard or improved")
+    """Stage `stage` (0..3): its blocks in the layout's roles; the first one strided, with the
+    RESNET.SHORTCUT projection where the identity does not fit."""
+    roles = LAYOUTS[spec.layout](spec.stage_blocks[stage])
     stride = (spec.temporal_strides[stage], spec.spatial_strides[stage], spec.spatial_strides[stage])
     out_channels = spec.out_channels(stage)
     blocks = []
     for index, role in enumerate(roles):
         first = index == 0
-        downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm) if first else None
+        downsample = None
+        if first and needs_projection(in_channels, out_channels, stride):
+            downsample = SHORTCUTS[spec.shortcut](in_channels, out_channels, stride, norm)
         blocks.append(make_block(
             spec.block, stage, in_channels if first else out_channels, spec.planes(stage), norm,
             role, stride if first else (1, 1, 1), spec.temporal_kernels[stage], downsample,
@@ -68,14 +56,7 @@ class ResNet3D(nn.Module):
         super().__init__()
         self.spec = spec
         norm = partial(nn.BatchNorm3d, eps=spec.bn_eps, momentum=spec.bn_momentum)
-        if spec.stem == "basic":
-            self.stem = basic_stem(spec.in_channels, spec.stem_width, norm, spec.stem_temporal_kernel,
-                                   spec.stem_spatial_kernel, spec.stem_pool)
-        elif spec.stem == "deep":
-            self.stem = deep_stem(spec.in_channels, spec.stem_width, norm, spec.stem_temporal_kernel,
-                                  spec.stem_pool)
-        else:
-            raise ConfigError(f"config key RESNET.STEM is {spec.stem!r}; expected basic or deep")
+        self.stem = STEMS[spec.stem](spec, norm)
         in_channels = spec.stem_width
         self.stage_names = []
         for stage in range(len(spec.stage_blocks)):
@@ -83,11 +64,12 @@ class ResNet3D(nn.Module):
             self.add_module(name, make_stage(spec, stage, in_channels, norm))
             self.stage_names.append(name)
             in_channels = spec.out_channels(stage)
-        self.head = build_head(spec.head, in_channels, spec.num_classes, spec.dropout)
+        self.head = HEADS[spec.head](in_channels, spec.num_classes, spec.dropout)
         self.reset_parameters()
 
     @property
     def feature_dim(self) -> int:
+        """Channels of `forward_features`' output, the head's input."""
         return self.spec.feature_dim
 
     def reset_parameters(self) -> None:
@@ -114,6 +96,7 @@ class ResNet3D(nn.Module):
         return x
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Feature map -> raw logits [B, K] (linear head) or [B, 7, K] (FFC)."""
         return self.head(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

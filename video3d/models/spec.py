@@ -1,5 +1,6 @@
 """The small spec object that fixes every choice of a 3D residual network, and the pure
-arithmetic behind it (blocks per depth, iResNet block roles, stage widths)."""
+arithmetic behind it (blocks per depth, stage widths). Each choice's builders are the tables
+of `video3d.models.choices`; a block's channel arithmetic is its class's (docs/MODELS.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from fvcore.common.config import CfgNode
 
 from video3d.config.checks import input_channels
 from video3d.errors import ConfigError
+from video3d.models.blocks import stage_width
+from video3d.models.choices import BLOCKS
 
 # Blocks per stage of the standard depths (He et al. 2016, Table 1; iResNet uses the same).
 STANDARD_STAGE_BLOCKS = {
@@ -38,16 +41,12 @@ class BlockSpec:
 
     @property
     def expansion(self) -> int:
-        return 1 if self.kind == "basic" else 4
+        """Output channels per plane of the block class (1 basic, 4 the bottlenecks)."""
+        return BLOCKS[self.kind].expansion
 
     def inner_width(self, stage: int) -> int:
         """Channels of the block's inner (3x3) part at stage 0..3."""
-        scale = 2**stage
-        if self.kind == "hs":
-            return self.hs_width * self.hs_scale * scale
-        if self.kind == "splat":
-            return self.splat_width * self.cardinality * scale
-        return self.groups * self.width_per_group * scale
+        return BLOCKS[self.kind].inner_width(self, stage)
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,15 @@ class ResNetSpec:
 
     def planes(self, stage: int) -> int:
         """Block planes at stage 0..3: the stem width doubled per stage (64, 128, 256, 512)."""
-        return self.stem_width * 2**stage
+        return stage_width(self.stem_width, stage)
 
     def out_channels(self, stage: int) -> int:
+        """Output channels of stage 0..3: planes x the block's expansion."""
         return self.planes(stage) * self.block.expansion
 
     @property
     def feature_dim(self) -> int:
+        """Channels of the last stage's feature map, the head's input."""
         return self.out_channels(len(self.stage_blocks) - 1)
 
 
@@ -141,53 +142,3 @@ def spec_from_cfg(cfg: CfgNode) -> ResNetSpec:
         official_inplace_relu=cfg.IRESNET.OFFICIAL_INPLACE_RELU,
         zero_init_final_bn=r.ZERO_INIT_FINAL_BN,
     )
-
-
-@dataclass(frozen=True)
-class BlockRole:
-    """Where a block puts its BNs and ReLUs (iResNet paper section 3.1, Fig. 2).
-
-    pre: what runs on the input before the first conv: "none", "relu" or "bn_relu" (BN0).
-    branch_bn: the branch ends with a BN before the addition.
-    post: what runs on the sum: "none", "relu" or "bn_relu" (the End block's BN3).
-    """
-
-    pre: str
-    branch_bn: bool
-    post: str
-
-
-STANDARD_ROLE = BlockRole(pre="none", branch_bn=True, post="relu")
-START_ROLE = BlockRole(pre="none", branch_bn=True, post="none")
-
-
-def improved_roles(num_blocks: int) -> list[BlockRole]:
-    """iResNet ResStage roles: Start, Middle..., End.
-
-    The first Middle block has no BN0 (the Start block already normalised the signal); with
-    exactly two blocks the End block is that first one after Start, so it has no BN0 either
-    (official builder). A one-block stage is Start and End at once: no pre-activation, the
-    End's BN3 + ReLU on the sum (our choice; same parameters as a standard block).
-    """
-    if num_blocks == 1:
-        return [BlockRole(pre="none", branch_bn=False, post="bn_relu")]
-    roles = [START_ROLE]
-    for index in range(1, num_blocks - 1):
-        roles.append(BlockRole(pre="relu" if index == 1 else "bn_relu", branch_bn=False, post="none"))
-    roles.append(BlockRole(pre="relu" if num_blocks == 2 else "bn_relu", branch_bn=False, post="bn_relu"))
-    return roles
-
-
-def hs_conv_widths(width: int, scale: int) -> list[int]:
-    """Channels of the HS block's convs for splits 2..s: c_2 = w, c_{i+1} = w + floor(c_i / 2)
-    (HS-ResNet Eq. 1, channel-conserving reading; reference/architectures.md 3.2)."""
-    widths = [width]
-    for _ in range(scale - 2):
-        widths.append(width + widths[-1] // 2)
-    return widths
-
-
-def hs_kept_widths(width: int, scale: int) -> list[int]:
-    """Channels each split sends to the output: w, then ceil(c_i/2) for i < s, then c_s whole."""
-    convs = hs_conv_widths(width, scale)
-    return [width] + [c - c // 2 for c in convs[:-1]] + [convs[-1]]

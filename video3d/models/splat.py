@@ -1,14 +1,19 @@
 """Split-Attention bottleneck (ResNeSt, Zhang et al. 2020, section 3), radix-major like the
-official code and timm, so their 2D state dicts load by name (reference 2.3)."""
+official code and timm, so their 2D state dicts load by name (docs/MODELS.md)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d
-from video3d.models.spec import STANDARD_ROLE, BlockRole
+from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d, stage_width
+from video3d.models.layouts import STANDARD_ROLE, BlockRole
+
+if TYPE_CHECKING:
+    from video3d.models.spec import BlockSpec
 
 
 def attention_width(channels: int, radix: int) -> int:
@@ -61,14 +66,26 @@ class SplitAttn(nn.Module):
 
 class SplatBottleneck(ResidualBlock):
     """1x1x1 -> [avd] -> SplitAttn -> [avd] -> 1x1x1. With avd on, a strided block pools
-    instead of striding its conv; the pool has no temporal padding (reference 2.5)."""
+    instead of striding its conv; the pool has no temporal padding (docs/MODELS.md)."""
+
+    expansion = 4
+
+    @staticmethod
+    def inner_width(spec: BlockSpec, stage: int) -> int:
+        return stage_width(spec.splat_width * spec.cardinality, stage)
+
+    @classmethod
+    def from_spec(cls, spec: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
+                  **common) -> SplatBottleneck:
+        return cls(in_channels, planes, cls.inner_width(spec, stage), norm=norm, radix=spec.radix,
+                   cardinality=spec.cardinality, avd=spec.avd, avd_first=spec.avd_first, **common)
 
     def __init__(self, in_channels: int, planes: int, width: int, norm: Norm,
                  role: BlockRole = STANDARD_ROLE, stride: Triple = (1, 1, 1),
                  temporal_kernel: int = 3, radix: int = 2, cardinality: int = 1,
                  avd: bool = True, avd_first: bool = False,
                  downsample: nn.Module | None = None, relu_shortcut: bool = False):
-        super().__init__(in_channels, planes * 4, role, norm, downsample, relu_shortcut)
+        super().__init__(in_channels, planes * self.expansion, role, norm, downsample, relu_shortcut)
         use_avd = avd and stride != (1, 1, 1)
         pool = nn.AvgPool3d((stride[0], 3, 3), stride, padding=(0, 1, 1)) if use_avd else None
         self.conv1 = conv3d(in_channels, width, (1, 1, 1))
@@ -77,7 +94,7 @@ class SplatBottleneck(ResidualBlock):
         self.conv2 = SplitAttn(width, norm, radix, cardinality, temporal_kernel,
                                (1, 1, 1) if use_avd else stride)
         self.avd_last = None if avd_first else pool
-        self.conv3 = conv3d(width, planes * 4, (1, 1, 1))
+        self.conv3 = conv3d(width, planes * self.expansion, (1, 1, 1))
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))

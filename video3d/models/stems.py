@@ -5,12 +5,17 @@ Child names follow torchvision / timm (conv1, bn1, maxpool; deep: conv1.0/.1/.3/
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from video3d.models.blocks import Norm, conv3d
 from video3d.models.pooling import ChannelsLastMaxPool3d
+
+if TYPE_CHECKING:
+    from video3d.models.spec import ResNetSpec
 
 
 class Stem(nn.Module):
@@ -27,20 +32,23 @@ class Stem(nn.Module):
         return self.maxpool(x) if self.maxpool is not None else x
 
 
-def basic_stem(in_channels: int, width: int, norm: Norm, temporal_kernel: int = 5,
-               spatial_kernel: int = 7, pool: bool = True) -> Stem:
-    conv = conv3d(in_channels, width, (temporal_kernel, spatial_kernel, spatial_kernel), (1, 2, 2))
-    return Stem(conv, norm(width), pool)
+def basic_stem(spec: ResNetSpec, norm: Norm) -> Stem:
+    """One RESNET.STEM_TEMPORAL_KERNEL x k x k conv (k = RESNET.STEM_SPATIAL_KERNEL) to
+    RESNET.STEM_WIDTH channels, BN, ReLU, optional max-pool (RESNET.STEM_POOL)."""
+    kernel = (spec.stem_temporal_kernel, spec.stem_spatial_kernel, spec.stem_spatial_kernel)
+    conv = conv3d(spec.in_channels, spec.stem_width, kernel, (1, 2, 2))
+    return Stem(conv, norm(spec.stem_width), spec.stem_pool)
 
 
-def deep_stem(in_channels: int, width: int, norm: Norm, temporal_kernel: int = 3,
-              pool: bool = True) -> Stem:
-    """3x3/2 (width/2) -> 3x3 (width/2) -> 3x3 (width), BN + ReLU between (ResNeSt 2.2)."""
-    kernel = (temporal_kernel, 3, 3)
+def deep_stem(spec: ResNetSpec, norm: Norm) -> Stem:
+    """3x3/2 (width/2) -> 3x3 (width/2) -> 3x3 (width), BN + ReLU between (ResNeSt 2.2); the
+    temporal kernel of each conv is RESNET.STEM_TEMPORAL_KERNEL."""
+    kernel = (spec.stem_temporal_kernel, 3, 3)
+    width = spec.stem_width
     half = width // 2
     convs = nn.Sequential(
-        conv3d(in_channels, half, kernel, (1, 2, 2)), norm(half), nn.ReLU(),
+        conv3d(spec.in_channels, half, kernel, (1, 2, 2)), norm(half), nn.ReLU(),
         conv3d(half, half, kernel), norm(half), nn.ReLU(),
         conv3d(half, width, kernel),
     )
-    return Stem(convs, norm(width), pool)
+    return Stem(convs, norm(width), spec.stem_pool)
