@@ -8,11 +8,12 @@ import pytest
 import torch
 from engine_toys import ToyNet, toy_cfg, toy_components
 
-from video3d.config import get_cfg
 from video3d.engine import checkpoint as ckpt
-from video3d.engine.hooks import Hook, default_hooks
+from video3d.engine.events import EventStore
+from video3d.engine.hooks import CheckpointHook, Hook, LRScheduleHook, default_hooks
 from video3d.engine.optim import lr_at_epoch
 from video3d.engine.trainer import Trainer, TrainingDivergedError, seed_everything
+from video3d.engine.validation import validate
 from video3d.models import load_pretrained
 from video3d.utils.logging import setup_logging
 
@@ -121,7 +122,7 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path):
 
 def test_gradient_clipping_reports_the_norm(tmp_path):
     trainer = _train(tmp_path, "TRAIN.CLIP_GRAD_NORM", "0.01", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0")
-    assert trainer.step_stats["grad_norm"] > 0.01  # the norm before clipping
+    assert trainer.events.get("grad_norm") > 0.01  # the norm before clipping
 
 
 def test_initial_weights_from_checkpoint_file_path(tmp_path):
@@ -168,10 +169,6 @@ class _LabelFromInput(torch.nn.Module):
 
 
 def test_validation_leaves_out_videos_the_dataset_replaced():
-    from types import SimpleNamespace
-
-    from video3d.engine.hooks import validate
-
     def batch(predicted, labels, replaced):
         video = torch.tensor(predicted, dtype=torch.float32)[:, None, None, None, None].expand(-1, 1, 1, 2, 2)
         return {"video": video, "label": torch.tensor(labels), "replaced": torch.tensor(replaced)}
@@ -181,11 +178,8 @@ def test_validation_leaves_out_videos_the_dataset_replaced():
     loader = [batch([0, 1, 3], [0, 1, 2], [False, False, True]),
               batch([2, 0, 3], [2, 1, 3], [False, True, False]),
               batch([1], [0], [True])]
-    trainer = SimpleNamespace(model=_LabelFromInput(), val_loader=loader, device=torch.device("cpu"),
-                              autocast=lambda: torch.autocast("cpu", enabled=False), cfg=get_cfg(), epoch=0,
-                              components=SimpleNamespace(training_logits=lambda logits, cfg: logits))
-    stats = validate(trainer)
-    assert stats["clips"] == 4 and stats["top1_err"] == 0.0
+    stats = validate(_LabelFromInput(), loader, torch.device("cpu"))
+    assert stats["clips"] == 4 and stats["top1_err"] == 0.0 and "time_diff" not in stats
 
 
 def test_training_curves_are_redrawn_at_most_every_interval_and_at_the_end(tmp_path, monkeypatch):
@@ -198,9 +192,9 @@ def test_training_curves_are_redrawn_at_most_every_interval_and_at_the_end(tmp_p
     monkeypatch.setattr(plots, "plot_training_curves", lambda history, path: drawn.append(len(history)))
     now = [0.0]
     hook = PlotHook(SimpleNamespace(OUTPUT_DIR=str(tmp_path)), min_interval=30.0, clock=lambda: now[0])
-    trainer = SimpleNamespace(history=[])
+    trainer = SimpleNamespace(events=EventStore())  # the plot hook reads the event store only
     for epoch in range(6):  # epochs of 10 s: drawn after epochs 1 and 4 (30 s later)
-        trainer.history.append({"epoch": epoch})
+        trainer.events.start_epoch_record(epoch=epoch)
         now[0] += 10.0
         hook.after_epoch(trainer)
     hook.after_train(trainer)
@@ -282,3 +276,47 @@ def test_a_full_disk_at_a_checkpoint_stops_with_one_logged_line_and_resumes_from
     assert len(errors) == 1 and errors[0].endswith(f"cannot save checkpoint {path}: no space left on device")
     assert ckpt.latest_checkpoint(cfg).endswith("checkpoint_epoch_00001.pyth")
     assert Trainer(cfg, toy_components()).start_epoch == 1
+
+
+class FixedValidation(Hook):
+    """Stands in for the validation hook: puts given val_top1_err values into the event store."""
+
+    def __init__(self, errors):
+        self.errors = iter(errors)
+
+    def after_epoch(self, trainer):
+        error = next(self.errors)
+        if error is not None:
+            trainer.events.put_epoch(val_top1_err=error)
+
+
+def test_checkpoint_hook_saves_best_only_on_a_strictly_lower_val_error_from_the_event_store(tmp_path):
+    cfg = toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", "5", "TRAIN.EVAL_PERIOD", "0")
+    saved = []
+
+    class RecordBest(CheckpointHook):
+        def _save(self, trainer, path, epoch, iteration):
+            if path.endswith(ckpt.BEST_NAME):
+                saved.append(epoch)
+            super()._save(trainer, path, epoch, iteration)
+
+    hooks = [LRScheduleHook(), FixedValidation([40.0, None, 40.0, 30.0, 35.0]), RecordBest(cfg)]
+    trainer = Trainer(cfg, toy_components(), hooks=hooks)
+    trainer.train()
+    assert saved == [1, 4]  # epoch 2 not validated, epoch 3 only equal, epoch 5 worse
+    best = ckpt.load_checkpoint(str(tmp_path / "checkpoints" / ckpt.BEST_NAME))
+    assert best["epoch"] == 4 and best["best_top1_err"] == 30.0
+    assert ckpt.load_checkpoint(str(tmp_path / "checkpoints" / "checkpoint_epoch_00005.pyth"))["best_top1_err"] == 30.0
+
+
+def test_event_store_keeps_latest_scalars_and_epoch_records():
+    events = EventStore([{"epoch": 1, "val_top1_err": 20.0}])
+    assert events.epoch_record == {} and events.get("lr") is None
+    events.put(lr=0.1)
+    events.put(lr=0.05, grad_norm=2.0)
+    record = events.start_epoch_record(epoch=2, lr=events.get("lr"))
+    events.put_epoch(val_top1_err=10.0)
+    assert record == {"epoch": 2, "lr": 0.05, "val_top1_err": 10.0} and events.history[-1] is record
+    assert events.best("val_top1_err") == 10.0 and events.best("val_top1_err", before_current=True) == 20.0
+    assert events.best("val_top5_err") is None
+

@@ -1,29 +1,31 @@
 """Side jobs of the train loop (detectron2-style hooks): LR schedule, validation with precise BN,
-checkpoints, json_stats / progress bar, TensorBoard, training-curve plots.
+checkpoints (with best-checkpoint tracking), json_stats / progress bar, TensorBoard, plots.
 
-A hook sees the trainer and overrides any of before_train, before_epoch, before_step,
-after_step, after_epoch, after_train. Order matters at the end of an epoch: validation
-fills the epoch record before checkpoints, logs and plots read it.
+A hook overrides any of before_train, before_epoch, before_step, after_step, after_epoch,
+after_train. Hooks read the loop's position from the trainer (epoch, iteration, ...) and
+share metrics through its event store (`trainer.events`, video3d.engine.events): the loop
+puts `grad_norm` and opens each epoch's record, the LR hook puts `lr`, the validation hook
+puts `val_*` into the epoch record, and the checkpoint, logging, TensorBoard and plot hooks
+read them. Hooks run in list order, so one that reads this epoch's `val_*` comes after the
+validation hook (`default_hooks`).
 """
 
 from __future__ import annotations
 
 import collections
-import itertools
 import os
 import statistics
 import sys
 import time
 from collections.abc import Iterable
 
-import torch
-
 from video3d.engine import checkpoint as ckpt
-from video3d.engine.losses import smooth_one_hot, soft_target_cross_entropy
-from video3d.engine.meters import all_reduce_sum, format_eta, memory_stats, topk_correct
+from video3d.engine.events import EventStore
+from video3d.engine.meters import format_eta, memory_stats
 from video3d.engine.optim import describe_lr, lr_at_epoch, set_lr
+from video3d.engine.validation import has_batch_norm, precise_bn, validate
 from video3d.errors import CheckpointError
-from video3d.utils.distributed import get_world_size, is_distributed, is_main_process
+from video3d.utils.distributed import get_world_size, is_main_process
 from video3d.utils.logging import get_logger, log_json_stats
 
 logger = get_logger(__name__)
@@ -32,6 +34,8 @@ VAL_LABEL = "val (1 centre view)"
 
 
 class Hook:
+    """A side job of the train loop; each method runs at that point of the loop (no-op by default)."""
+
     def before_train(self, trainer) -> None: ...
     def before_epoch(self, trainer) -> None: ...
     def before_step(self, trainer) -> None: ...
@@ -44,84 +48,9 @@ class LRScheduleHook(Hook):
     """Sets the LR of each step from the fractional epoch (a pure function, see optim.py)."""
 
     def before_step(self, trainer) -> None:
-        trainer.lr = lr_at_epoch(trainer.cfg, trainer.epoch + trainer.iteration / trainer.epoch_iters)
-        set_lr(trainer.optimizer, trainer.lr)
-
-
-@torch.no_grad()
-def update_bn_stats(model: torch.nn.Module, batches: Iterable[torch.Tensor], num_batches: int) -> None:
-    """Set every BN's running mean / variance to the plain average of its batch statistics over
-    `num_batches` batches, instead of the training EMA (precise BN, Wu & Johnson 2021)."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    momenta = [bn.momentum for bn in norms]
-    means = [torch.zeros_like(bn.running_mean) for bn in norms]
-    variances = [torch.zeros_like(bn.running_var) for bn in norms]
-    was_training = model.training
-    model.train()
-    for bn in norms:
-        bn.momentum = 1.0  # running stats = the last batch's, averaged below
-    seen = 0
-    for seen, videos in enumerate(itertools.islice(batches, num_batches), start=1):
-        model(videos)
-        for bn, mean, variance in zip(norms, means, variances, strict=True):
-            mean += (bn.running_mean - mean) / seen
-            variance += (bn.running_var - variance) / seen
-    for bn, momentum, mean, variance in zip(norms, momenta, means, variances, strict=True):
-        bn.momentum = momentum
-        if seen:
-            bn.running_mean.copy_(mean)
-            bn.running_var.copy_(variance)
-    model.train(was_training)
-
-
-def _precise_bn(trainer) -> None:
-    """Precise BN on training batches, averaged over processes."""
-    model = ckpt.unwrap_model(trainer.model)
-    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return
-    trainer.components.set_loader_epoch(trainer.train_loader, trainer.epoch, 0)
-    num_batches = min(trainer.cfg.BN.NUM_BATCHES_PRECISE, len(trainer.train_loader))
-    videos = (batch["video"].to(trainer.device) for batch in trainer.train_loader)
-    update_bn_stats(model, videos, num_batches)
-    if is_distributed():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                for buffer in (module.running_mean, module.running_var):
-                    torch.distributed.all_reduce(buffer)
-                    buffer /= get_world_size()
-
-
-@torch.no_grad()
-def validate(trainer) -> dict:
-    """Loss and top-1/top-5 error on the single centre view of each TEST.SPLIT video. A video
-    that could not be decoded is left out (the dataset filled its slot with another video,
-    which would otherwise count twice)."""
-    model = ckpt.unwrap_model(trainer.model)
-    model.eval()
-    totals = [0.0, 0.0, 0.0, 0.0]  # loss sum, top-1 hits, top-5 hits, clips
-    progress = ValIterLog(trainer)
-    for batch in progress.timed(trainer.val_loader):
-        videos, labels = batch["video"], batch["label"]
-        if "replaced" in batch:
-            keep = ~batch["replaced"]
-            if not keep.any():
-                continue
-            videos, labels = videos[keep], labels[keep]
-        videos = videos.to(trainer.device, non_blocking=True)
-        labels = labels.to(trainer.device)
-        with trainer.autocast():
-            logits = trainer.components.training_logits(model(videos), trainer.cfg).float()
-        targets = smooth_one_hot(labels, logits.shape[-1])
-        top1, top5 = topk_correct(logits, labels)
-        totals = [a + b for a, b in zip(totals, [float(soft_target_cross_entropy(logits, targets)) * len(labels),
-                                                 top1, top5, len(labels)], strict=True)]
-        progress.update(top1, top5, len(labels))
-    loss_sum, top1, top5, clips = all_reduce_sum(totals, trainer.device)
-    model.train()
-    if not clips:
-        return {}
-    return {"loss": loss_sum / clips, "top1_err": 100.0 * (1 - top1 / clips),
-            "top5_err": 100.0 * (1 - top5 / clips), "clips": int(clips), "time_diff": progress.seconds_per_iteration()}
+        lr = lr_at_epoch(trainer.cfg, trainer.epoch + trainer.iteration / trainer.epoch_iters)
+        set_lr(trainer.optimizer, lr)
+        trainer.events.put(lr=lr)
 
 
 class ValIterLog:
@@ -168,20 +97,25 @@ class ValIterLog:
 
 
 class ValidationHook(Hook):
-    """Every TRAIN.EVAL_PERIOD epochs (and after the last): precise BN if asked, then validation."""
+    """Every TRAIN.EVAL_PERIOD epochs (and after the last): precise BN if asked, then validation
+    (video3d.engine.validation); puts val_loss, val_top1_err, val_top5_err, val_clips and
+    val_time_diff into the epoch's record."""
 
     def after_epoch(self, trainer) -> None:
-        period = trainer.cfg.TRAIN.EVAL_PERIOD
-        last = trainer.epoch + 1 == trainer.cfg.SOLVER.MAX_EPOCH
+        cfg = trainer.cfg
+        period = cfg.TRAIN.EVAL_PERIOD
+        last = trainer.epoch + 1 == cfg.SOLVER.MAX_EPOCH
         if period <= 0 or not ((trainer.epoch + 1) % period == 0 or last):
             return
-        if trainer.cfg.BN.USE_PRECISE_STATS:
-            _precise_bn(trainer)
-        stats = validate(trainer)
-        trainer.epoch_record.update({f"val_{key}": value for key, value in stats.items()})
-        trainer.improved = bool(stats) and (trainer.best_top1_err is None or stats["top1_err"] < trainer.best_top1_err)
-        if trainer.improved:
-            trainer.best_top1_err = stats["top1_err"]
+        model = ckpt.unwrap_model(trainer.model)
+        if cfg.BN.USE_PRECISE_STATS and has_batch_norm(model):
+            trainer.components.set_loader_epoch(trainer.train_loader, trainer.epoch, 0)
+            num_batches = min(cfg.BN.NUM_BATCHES_PRECISE, len(trainer.train_loader))
+            precise_bn(model, trainer.train_loader, num_batches, trainer.device)
+        stats = validate(model, trainer.val_loader, trainer.device,
+                         lambda outputs: trainer.components.training_logits(outputs, cfg), trainer.autocast,
+                         progress=ValIterLog(trainer))
+        trainer.events.put_epoch(**{f"val_{key}": value for key, value in stats.items()})
         if stats:
             logger.info("%s, epoch %d: loss %.4f, top1_err %.2f, top5_err %.2f (%d clips)", VAL_LABEL,
                         trainer.epoch + 1, stats["loss"], stats["top1_err"], stats["top5_err"], stats["clips"])
@@ -189,7 +123,8 @@ class ValidationHook(Hook):
 
 class CheckpointHook(Hook):
     """Rolling checkpoint_last every TRAIN.CHECKPOINT_ITERS steps, epoch checkpoints every
-    TRAIN.CHECKPOINT_PERIOD epochs and after the last, checkpoint_best on a better val top-1."""
+    TRAIN.CHECKPOINT_PERIOD epochs and after the last, checkpoint_best (TRAIN.SAVE_BEST) when the
+    epoch's val_top1_err in the event store is below every earlier epoch's."""
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -209,11 +144,18 @@ class CheckpointHook(Hook):
             last = os.path.join(ckpt.checkpoint_dir(self.cfg), ckpt.LAST_NAME)
             self._save(trainer, last, trainer.epoch, trainer.iteration + 1)
 
+    @staticmethod
+    def improved(events: EventStore) -> bool:
+        """The current epoch was validated and its top-1 error beats every earlier epoch's."""
+        current = events.epoch_record.get("val_top1_err")
+        earlier = events.best("val_top1_err", before_current=True)
+        return current is not None and (earlier is None or current < earlier)
+
     def after_epoch(self, trainer) -> None:
         done = trainer.epoch + 1
         if done % self.cfg.TRAIN.CHECKPOINT_PERIOD == 0 or done == self.cfg.SOLVER.MAX_EPOCH:
             self._save(trainer, ckpt.epoch_checkpoint_path(self.cfg, done), done, 0)
-        if self.cfg.TRAIN.SAVE_BEST and trainer.improved:
+        if self.cfg.TRAIN.SAVE_BEST and self.improved(trainer.events):
             self._save(trainer, os.path.join(ckpt.checkpoint_dir(self.cfg), ckpt.BEST_NAME), done, 0)
 
 
@@ -225,7 +167,7 @@ class LoggingHook(Hook):
         self.bar = None
 
     def _common(self, trainer) -> dict:
-        return {"epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}", "lr": trainer.lr,
+        return {"epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}", "lr": trainer.events.get("lr"),
                 **memory_stats(trainer.device)}
 
     def before_train(self, trainer) -> None:
@@ -246,7 +188,7 @@ class LoggingHook(Hook):
         meter = trainer.meter
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{meter.median('loss'):.4f}", lr=f"{trainer.lr:.4g}")
+            self.bar.set_postfix(loss=f"{meter.median('loss'):.4f}", lr=f"{trainer.events.get('lr'):.4g}")
         if (trainer.iteration + 1) % self.cfg.LOG_PERIOD and trainer.iteration + 1 != trainer.epoch_iters:
             return
         remaining = (trainer.epoch_iters - trainer.iteration - 1) + trainer.epoch_iters * (
@@ -255,8 +197,8 @@ class LoggingHook(Hook):
                  **self._common(trainer), "loss": meter.median("loss"), "top1_err": meter.median("top1_err"),
                  "top5_err": meter.median("top5_err"), "dt": meter.median("dt"), "dt_data": meter.median("dt_data"),
                  "dt_net": meter.median("dt_net"), "eta": format_eta(meter.seconds_per_iteration() * remaining)}
-        if trainer.step_stats.get("grad_norm") is not None:  # numeric or absent (PySlowFast's parsers read a float)
-            stats["grad_norm"] = trainer.step_stats["grad_norm"]
+        if trainer.events.get("grad_norm") is not None:  # numeric or absent (PySlowFast's parsers read a float)
+            stats["grad_norm"] = trainer.events.get("grad_norm")
         if is_main_process():
             log_json_stats(stats)
 
@@ -266,22 +208,21 @@ class LoggingHook(Hook):
             self.bar = None
         if not is_main_process():
             return
-        record, meter = trainer.epoch_record, trainer.meter
+        record, meter = trainer.events.epoch_record, trainer.meter
         per_iter, data_per_iter = meter.seconds_per_iteration(), meter.data_seconds_per_iteration()
         remaining = trainer.epoch_iters * (self.cfg.SOLVER.MAX_EPOCH - trainer.epoch - 1)
         train = {"_type": "train_epoch", **self._common(trainer), "loss": record["train_loss"],
                  "top1_err": record["train_top1_err"], "top5_err": record["train_top5_err"], "dt": per_iter,
                  "dt_data": data_per_iter, "dt_net": per_iter - data_per_iter,
                  "eta": format_eta(per_iter * remaining), "iters": trainer.epoch_iters}
-        if trainer.step_stats.get("grad_norm") is not None:
-            train["grad_norm"] = trainer.step_stats["grad_norm"]
+        if trainer.events.get("grad_norm") is not None:
+            train["grad_norm"] = trainer.events.get("grad_norm")
         log_json_stats(train, self.cfg.OUTPUT_DIR)
         if "val_top1_err" in record:
-            top5 = [r["val_top5_err"] for r in trainer.history if r.get("val_top5_err") is not None]
             log_json_stats({"_type": "val_epoch", "epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}",
                             "view": VAL_LABEL, "loss": record["val_loss"], "top1_err": record["val_top1_err"],
-                            "top5_err": record["val_top5_err"], "min_top1_err": trainer.best_top1_err,
-                            "min_top5_err": min(top5), "time_diff": record.get("val_time_diff", 0.0),
+                            "top5_err": record["val_top5_err"], "min_top1_err": trainer.events.best("val_top1_err"),
+                            "min_top5_err": trainer.events.best("val_top5_err"), "time_diff": record.get("val_time_diff", 0.0),
                             **memory_stats(trainer.device)}, self.cfg.OUTPUT_DIR)
 
 
@@ -302,7 +243,7 @@ class TensorBoardHook(Hook):
     def after_step(self, trainer) -> None:
         if self.writer is not None and (trainer.iteration + 1) % self.cfg.LOG_PERIOD == 0:
             self.writer.add_scalar("Train/loss", trainer.meter.median("loss"), trainer.global_step)
-            self.writer.add_scalar("Train/lr", trainer.lr, trainer.global_step)
+            self.writer.add_scalar("Train/lr", trainer.events.get("lr"), trainer.global_step)
 
     def after_epoch(self, trainer) -> None:
         if self.writer is None:
@@ -310,9 +251,10 @@ class TensorBoardHook(Hook):
         names = {"train_loss": "Train/epoch_loss", "train_top1_err": "Train/Top1_err",
                  "train_top5_err": "Train/Top5_err", "val_loss": "Val/loss", "val_top1_err": "Val/Top1_err",
                  "val_top5_err": "Val/Top5_err"}
+        record = trainer.events.epoch_record
         for key, tag in names.items():
-            if trainer.epoch_record.get(key) is not None:
-                self.writer.add_scalar(tag, trainer.epoch_record[key], trainer.epoch + 1)
+            if record.get(key) is not None:
+                self.writer.add_scalar(tag, record[key], trainer.epoch + 1)
         self.writer.flush()
 
     def after_train(self, trainer) -> None:
@@ -334,19 +276,22 @@ class PlotHook(Hook):
     def _draw(self, trainer) -> None:
         from video3d.utils.plots import plot_training_curves
 
-        plot_training_curves(trainer.history, self.path)
-        self.last_draw, self.drawn_epochs = self.clock(), len(trainer.history)
+        history = trainer.events.history
+        plot_training_curves(history, self.path)
+        self.last_draw, self.drawn_epochs = self.clock(), len(history)
 
     def after_epoch(self, trainer) -> None:
         if is_main_process() and (self.last_draw is None or self.clock() - self.last_draw >= self.min_interval):
             self._draw(trainer)
 
     def after_train(self, trainer) -> None:
-        if is_main_process() and self.drawn_epochs != len(trainer.history):
+        if is_main_process() and self.drawn_epochs != len(trainer.events.history):
             self._draw(trainer)
 
 
 def default_hooks(cfg) -> list[Hook]:
+    """LR schedule, validation, checkpoints, logging, [TensorBoard], plots, in this order: the
+    checkpoint, logging and plot hooks read the epoch's validation results."""
     hooks = [LRScheduleHook(), ValidationHook(), CheckpointHook(cfg), LoggingHook(cfg)]
     if cfg.TENSORBOARD.ENABLE:
         hooks.append(TensorBoardHook(cfg))

@@ -23,6 +23,7 @@ from torch import nn
 
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.distributed import get_device, process_info
+from video3d.engine.events import EventStore
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
@@ -78,6 +79,10 @@ def _timed(batches: Iterator) -> Iterator[tuple[Any, float]]:
 
 
 class Trainer:
+    """Builds the model, optimiser and loaders from `cfg` (through `components`), resumes or loads
+    initial weights, and runs the loop; side jobs are `hooks` (default: `default_hooks(cfg)`)
+    sharing metrics through `self.events`."""
+
     def __init__(self, cfg: CfgNode, components: TrainComponents | None = None, hooks: list[Hook] | None = None):
         self.cfg = cfg
         self.components = components or default_components()
@@ -93,13 +98,10 @@ class Trainer:
         self.hooks = default_hooks(cfg) if hooks is None else hooks
         self.meter = TrainMeter(cfg.LOG_PERIOD)
         self.start_epoch, self.start_iter, self.global_step = 0, 0, 0
-        self.epoch, self.iteration, self.epoch_iters, self.lr = 0, 0, 1, 0.0
-        self.history: list[dict] = []
-        self.epoch_record: dict = {}
-        self.best_top1_err: float | None = None
-        self.step_stats: dict = {}
+        self.epoch, self.iteration, self.epoch_iters = 0, 0, 1
+        self.events = EventStore()
+        self.events.put(lr=0.0)
         self.stepped = False
-        self.improved = False
         self._resume_rng: dict | None = None
         self._resume_meter: dict | None = None
         self._restore()
@@ -123,7 +125,13 @@ class Trainer:
         self._call("after_train")
         return self.history
 
+    @property
+    def history(self) -> list[dict]:
+        """One record per finished epoch (epoch, lr, train_*, val_*): the event store's history."""
+        return self.events.history
+
     def run_epoch(self) -> None:
+        """Train one epoch from the resume position (or its start), then close its record."""
         skip = self.start_iter if self.epoch == self.start_epoch else 0
         self.epoch_iters = self._epoch_length(skip)
         batches = iter(self.train_loader)
@@ -134,16 +142,19 @@ class Trainer:
         for self.iteration, (batch, dt_data) in enumerate(_timed(batches), start=skip):
             self._call("before_step")
             start = time.perf_counter()
-            self.step_stats = self.run_step(batch)
-            self.meter.update(**self.step_stats["meter"], dt_data=dt_data, dt_net=time.perf_counter() - start)
+            stats = self.run_step(batch)
+            self.events.put(grad_norm=stats["grad_norm"])
+            self.meter.update(**stats["meter"], dt_data=dt_data, dt_net=time.perf_counter() - start)
             self._call("after_step")
-        self.epoch_record = {"epoch": self.epoch + 1, "lr": self.lr,
-                             **{f"train_{k}": v for k, v in self.meter.epoch_stats().items()}}
-        self.history.append(self.epoch_record)
-        self.improved = False  # set by validation on a new best top-1
+        self.events.start_epoch_record(epoch=self.epoch + 1, lr=self.events.get("lr"),
+                                       **{f"train_{k}": v for k, v in self.meter.epoch_stats().items()})
         self._call("after_epoch")
 
     def run_step(self, batch: dict) -> dict:
+        """Forward, loss and backward of one batch; an optimiser step every TRAIN.ACCUM_STEPS
+        batches (and at the epoch's end). Returns {"grad_norm": norm before clipping or None,
+        "meter": loss, samples, top-1 / top-5 hits summed over processes (None under mixup)}.
+        Raises TrainingDivergedError on a NaN or infinite loss."""
         videos = batch["video"].to(self.device, non_blocking=True)
         labels = batch["label"].to(self.device, non_blocking=True)
         videos, targets, mixed = training_targets(videos, labels, self.cfg)
@@ -179,18 +190,21 @@ class Trainer:
         return grad_norm
 
     def autocast(self) -> contextlib.AbstractContextManager:
+        """The mixed-precision context of TRAIN.MIXED_PRECISION on a GPU, else a no-op."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
     @property
     def train_loader(self) -> Iterable:
+        """The TRAIN.SPLIT loader, built on first use."""
         if self._train_loader is None:
             self._train_loader = self.components.build_loader(self.cfg, self.cfg.TRAIN.SPLIT, True)
         return self._train_loader
 
     @property
     def val_loader(self) -> Iterable:
+        """The TEST.SPLIT loader (one centre view per video), built on first use."""
         if self._val_loader is None:
             self._val_loader = self.components.build_loader(self.cfg, self.cfg.TEST.SPLIT, False)
         return self._val_loader
@@ -246,7 +260,7 @@ class Trainer:
         return {
             "model_state": ckpt.unwrap_model(self.model).state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
-            "scheduler_state": {"policy": self.cfg.SOLVER.LR_POLICY, "lr": self.lr},
+            "scheduler_state": {"policy": self.cfg.SOLVER.LR_POLICY, "lr": self.events.get("lr")},
             "scaler_state": self.scaler.state_dict(),
             "epoch": epoch,
             "iteration": iteration,
@@ -254,8 +268,8 @@ class Trainer:
             "rng_state": rng_states[0],
             "rng_states_per_rank": rng_states,
             "meter_state": self.meter.state_dict() if iteration else {},
-            "history": list(self.history),
-            "best_top1_err": self.best_top1_err,
+            "history": list(self.events.history),
+            "best_top1_err": self.events.best("val_top1_err"),
             "cfg": self.cfg.dump(),
         }
 
@@ -286,8 +300,8 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler_state"])
         self.start_epoch, self.start_iter = int(state["epoch"]), int(state["iteration"])
         self.global_step = int(state.get("global_step", 0))
-        self.history = list(state.get("history", []))
-        self.best_top1_err = state.get("best_top1_err")
+        self.events = EventStore(state.get("history", []))  # best_top1_err is the history's best
+        self.events.put(lr=0.0)
         if self.start_iter:  # mid-epoch: continue the RNG streams and epoch totals where they were
             per_rank = state.get("rng_states_per_rank") or [state["rng_state"]]
             self._resume_rng = per_rank[get_rank()] if len(per_rank) == get_world_size() else per_rank[0]
