@@ -9,16 +9,20 @@ import re
 import pytest
 
 from video3d.config import ConfigError, load_config
+from video3d.models import build_model
 
 DATA = pathlib.Path(__file__).parent / "data" / "pyslowfast"
 
 # file -> None (loads) or the start of the one-line error (the README's "conventions you know").
 EXPECTED = {
-    "Kinetics_SLOW_8x8_R50.yaml": "unknown config key RESNET.NUM_BLOCK_TEMP_KERNEL",
-    "Kinetics_C2D_8x8_R50.yaml": "unknown config key RESNET.NUM_BLOCK_TEMP_KERNEL",
-    "Kinetics_I3D_8x8_R50.yaml": "unknown config key RESNET.NUM_BLOCK_TEMP_KERNEL",
+    "Kinetics_SLOW_8x8_R50.yaml": None,
+    "Kinetics_C2D_8x8_R50.yaml": None,
+    "Kinetics_I3D_8x8_R50.yaml": None,
     "SSv2_SLOWFAST_16x8_R50.yaml": "MODEL.ARCH slowfast: two-pathway SlowFast is not built by video3d",
 }
+
+# PySlowFast's model zoo: Slow 8x8 R50 32.5M, C2D 24.3M, I3D 28.0M (400 classes).
+PARAMS = {"slow": 32_454_096, "c2d": 24_327_632, "i3d": 28_043_472}
 
 
 def _write(path, text):
@@ -36,6 +40,8 @@ def test_pyslowfast_config_loads_or_fails_with_the_documented_line(name):
     if EXPECTED[name] is None:
         cfg = load_config(path)
         assert cfg.MODEL.ARCH == name.split("_")[1].lower()
+        assert (cfg.NUM_GPUS, cfg.TEST.BATCH_SIZE, cfg.SOLVER.WARMUP_EPOCHS) == (8, 64, 34.0)
+        assert sum(p.numel() for p in build_model(cfg).parameters()) == PARAMS[cfg.MODEL.ARCH]
         return
     with pytest.raises(ConfigError) as err:
         load_config(path)
@@ -45,14 +51,14 @@ def test_pyslowfast_config_loads_or_fails_with_the_documented_line(name):
 
 def test_every_unknown_key_of_a_file_is_reported_at_once_with_hints(tmp_path):
     bad = _write(tmp_path / "bad.yaml", "DATA:\n  NUM_FRAMEZ: 3\n  REVERSE_INPUT_CHANNEL: True\n"
-                 "RESNET:\n  STRIDE_1X1: True\n  TRANS_FUNC: x3d_transform\nFOO: 1\n")
+                 "RESNET:\n  SPATIAL_DILATIONS: [[2], [1], [1], [1]]\n  TRANS_FUNC: x3d_transform\nFOO: 1\n")
     with pytest.raises(ConfigError) as err:
         load_config(bad)
     message = str(err.value)
     assert message.startswith(f"{bad}: 5 unknown config keys: ")
     assert "DATA.NUM_FRAMEZ = 3 (did you mean DATA.NUM_FRAMES?)" in message
     assert "DATA.REVERSE_INPUT_CHANNEL = True (video3d decodes RGB frames)" in message
-    assert "RESNET.STRIDE_1X1 = True (video3d puts the spatial stride on the 3x3 conv" in message
+    assert "RESNET.SPATIAL_DILATIONS = [[2], [1], [1], [1]] (video3d builds no dilated stages)" in message
     assert "RESNET.TRANS_FUNC = 'x3d_transform' (video3d's RESNET.BLOCK" in message
     assert "FOO = 1" in message and "\n" not in message
 
@@ -67,7 +73,7 @@ def test_pyslowfast_no_op_keys_are_accepted_with_one_warning_line(tmp_path, capl
         cfg = load_config(path)
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert lines == [f"{path}: PySlowFast keys accepted with no effect in video3d: LOG_MODEL_INFO, "
-                     "MODEL.LOSS_FUNC, NONLOCAL.LOCATION, NONLOCAL.GROUP, RESNET.STRIDE_1X1, "
+                     "MODEL.LOSS_FUNC, NONLOCAL.LOCATION, NONLOCAL.GROUP, "
                      "RESNET.TRANS_FUNC bottleneck_transform (= RESNET.BLOCK bottleneck), BN.WEIGHT_DECAY"]
     assert cfg.RESNET.BLOCK == "bottleneck" and cfg.RESNET.SPATIAL_STRIDES == [1, 2, 2, 2]
     assert cfg.SOLVER.WARMUP_EPOCHS == 34.0 and cfg.SOLVER.WEIGHT_DECAY == 1e-4  # int and "1e-4" read as floats

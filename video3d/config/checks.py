@@ -5,15 +5,18 @@ from __future__ import annotations
 from fvcore.common.config import CfgNode
 
 from video3d.choices import Choices
+from video3d.config.archs import apply_arch_preset
 from video3d.errors import ConfigError
 
 # MODEL.ARCH values; tests/models checks this against video3d.models.MODEL_REGISTRY.
-ARCHS = ("resnet3d",)
+ARCHS = ("resnet3d", "slow", "c2d", "i3d")
+TEMPORAL_CONVS = ("a", "b")
 
 # Keys whose values select no builder table; the others are checked against their builder
 # tables (`_builder_tables`).
 _CHOICES = {
     "MODEL.ARCH": ARCHS,
+    "RESNET.TEMPORAL_CONV": TEMPORAL_CONVS,
     "TRAIN.AMP_DTYPE": ("bfloat16", "float16"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "AUG.TYPE": ("randaug", "augmix"),
@@ -26,13 +29,13 @@ _POSITIVE = (
     "DATA.SAMPLING_RATE", "DATA.TARGET_FPS", "DATA.TRAIN_CROP_SIZE", "DATA.TEST_CROP_SIZE",
     "MODEL.NUM_CLASSES", "SOLVER.MAX_EPOCH", "TRAIN.ACCUM_STEPS", "NUM_SHARDS",
     "RESNET.NUM_GROUPS", "RESNET.WIDTH_PER_GROUP", "RESNET.STEM_WIDTH", "HS.WIDTH",
-    "SPLAT.RADIX", "SPLAT.CARDINALITY", "SPLAT.BOTTLENECK_WIDTH",
+    "SPLAT.RADIX", "SPLAT.CARDINALITY", "SPLAT.BOTTLENECK_WIDTH", "RESNET.STAGE1_TEMPORAL_POOL",
 )
 
 _CHANNELS = {"rgb": 3, "flow": 2}
 
 # Per-stage lists that PySlowFast writes per pathway.
-_PER_STAGE_KEYS = ("RESNET.TEMPORAL_KERNELS", "RESNET.TEMPORAL_STRIDES", "RESNET.SPATIAL_STRIDES")
+_PER_STAGE_KEYS = ("RESNET.NUM_BLOCK_TEMP_KERNEL", "RESNET.TEMPORAL_STRIDES", "RESNET.SPATIAL_STRIDES")
 
 
 def _get(cfg: CfgNode, key: str):
@@ -106,6 +109,14 @@ def _check_lengths(cfg: CfgNode) -> None:
     for key in ("RESNET.TEMPORAL_KERNELS", "RESNET.TEMPORAL_STRIDES", "RESNET.SPATIAL_STRIDES"):
         if len(_get(cfg, key)) != 4:
             raise ConfigError(f"config key {key} needs one value per stage (4), got {_get(cfg, key)}")
+    for stage, kernel in enumerate(cfg.RESNET.TEMPORAL_KERNELS):
+        pattern = kernel if isinstance(kernel, (list, tuple)) else [kernel]
+        if not pattern or not all(isinstance(k, int) and k > 0 and k % 2 for k in pattern):
+            raise ConfigError(f"config key RESNET.TEMPORAL_KERNELS entry {stage} is {kernel!r}: an odd kernel or "
+                              "a list of odd kernels cycled over the stage's blocks (I3D: [3, 1])")
+    if cfg.RESNET.NUM_BLOCK_TEMP_KERNEL and len(cfg.RESNET.NUM_BLOCK_TEMP_KERNEL) != 4:
+        raise ConfigError(f"config key RESNET.NUM_BLOCK_TEMP_KERNEL needs one count per stage (4), "
+                          f"got {cfg.RESNET.NUM_BLOCK_TEMP_KERNEL}")
     if cfg.RESNET.STAGE_BLOCKS and len(cfg.RESNET.STAGE_BLOCKS) != 4:
         raise ConfigError(f"config key RESNET.STAGE_BLOCKS needs 4 values, got {cfg.RESNET.STAGE_BLOCKS}")
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
@@ -135,6 +146,9 @@ def _check_consistency(cfg: CfgNode) -> None:
         raise ConfigError(f"RESNET.BLOCK {cfg.RESNET.BLOCK} needs RESNET.DEPTH >= 50, got {cfg.RESNET.DEPTH}")
     if cfg.DATA.MODALITY == "flow" and cfg.DATA.FORMAT != "frames":
         raise ConfigError("DATA.MODALITY flow reads extracted flow frames: set DATA.FORMAT frames")
+    if cfg.RESNET.TEMPORAL_CONV == "a" and cfg.RESNET.BLOCK != "bottleneck":
+        raise ConfigError(f"RESNET.TEMPORAL_CONV a puts the temporal kernel on the bottleneck's first 1x1 conv: "
+                          f"it needs RESNET.BLOCK bottleneck, got {cfg.RESNET.BLOCK}")
     if cfg.NUM_GPUS < 0:
         raise ConfigError(f"config key NUM_GPUS must be >= 0, got {cfg.NUM_GPUS}")
 
@@ -166,6 +180,7 @@ def check_config(cfg: CfgNode) -> CfgNode:
     """Raise ConfigError naming the key(s) at fault; fill in derived values. Returns cfg."""
     flatten_pathway_lists(cfg)
     _check_choices(cfg)
+    apply_arch_preset(cfg)
     _check_positive(cfg)
     _check_lengths(cfg)
     _check_consistency(cfg)

@@ -132,7 +132,7 @@ _C.SOLVER.LABEL_SMOOTHING = 0.0  # label smoothing of the cross-entropy (without
 
 # ----------------------------------------------------------------------------- MODEL
 _C.MODEL = CfgNode()
-_C.MODEL.ARCH = "resnet3d"  # registered network family (see video3d.models)
+_C.MODEL.ARCH = "resnet3d"  # resnet3d, or PySlowFast's slow, c2d, i3d (presets of the same skeleton)
 _C.MODEL.MODEL_NAME = "iresnet3d_50"  # human-readable variant name, used in logs
 _C.MODEL.NUM_CLASSES = 400  # output classes
 _C.MODEL.HEAD = "linear"  # linear (GAP, dropout, FC) or ffc (Sequential Feature Filtering)
@@ -153,9 +153,13 @@ _C.RESNET.SHORTCUT = "conv"  # projection shortcut: conv, maxpool (iResNet) or a
 _C.RESNET.BLOCK = "bottleneck"  # block transformation: basic, bottleneck, hs or splat
 _C.RESNET.NUM_GROUPS = 1  # groups of the 3x3 conv (ResNeXt cardinality)
 _C.RESNET.WIDTH_PER_GROUP = 64  # channels per group of the first stage's 3x3 conv
-_C.RESNET.TEMPORAL_KERNELS = [3, 3, 3, 3]  # temporal kernel of each stage's 3x3 conv
+_C.RESNET.TEMPORAL_KERNELS = [3, 3, 3, 3]  # per stage: a kernel, or a list cycled over the blocks (I3D: [3, 1])
+_C.RESNET.TEMPORAL_CONV = "b"  # bottleneck conv with the temporal kernel: b (the 3x3, video3d) or a (the first 1x1, PySlowFast)
+_C.RESNET.STRIDE_1X1 = False  # bottleneck: spatial stride on the first 1x1 conv (True) or on the 3x3 (False)
+_C.RESNET.NUM_BLOCK_TEMP_KERNEL = []  # per stage: blocks (from the first) with a temporal kernel, the rest 1; empty = all
 _C.RESNET.TEMPORAL_STRIDES = [1, 1, 2, 2]  # temporal stride of each stage (iResNet Table 11)
 _C.RESNET.SPATIAL_STRIDES = [1, 2, 2, 2]  # spatial stride of each stage
+_C.RESNET.STAGE1_TEMPORAL_POOL = 1  # temporal max-pool (kernel = stride) after stage 1; 1 = none (C2D, I3D: 2)
 _C.RESNET.ZERO_INIT_FINAL_BN = False  # zero-init the last BN gamma of each residual block
 
 # ----------------------------------------------------------------------------- IRESNET

@@ -48,7 +48,6 @@ NO_OP_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "NONLOCAL.INSTANTIATION": (_any, "read only with non-local blocks"),
     "NONLOCAL.POOL": (_any, "read only with non-local blocks"),
     "NONLOCAL.NORM_TYPE": (_any, "read only with non-local blocks"),
-    "RESNET.STRIDE_1X1": (_equals(False), "the spatial stride sits on the 3x3 conv"),
     "RESNET.SPATIAL_DILATIONS": (_all_ones, "no dilation"),
     "RESNET.INPLACE_RELU": (_any, "ReLU placement does not change the numbers"),
     "BN.WEIGHT_DECAY": (_equals(0.0), "SOLVER.ZERO_WD_1D_PARAM True: no weight decay on BN"),
@@ -71,8 +70,6 @@ TRANSLATED: dict[str, dict[Any, tuple[str, Any]]] = {
 # What to do instead, for PySlowFast keys and values video3d does not take.
 HINTS: dict[str, str] = {
     "RESNET.TRANS_FUNC": "video3d's RESNET.BLOCK (bottleneck_transform = bottleneck, basic_transform = basic)",
-    "RESNET.STRIDE_1X1": "video3d puts the spatial stride on the 3x3 conv (STRIDE_1X1 False)",
-    "RESNET.NUM_BLOCK_TEMP_KERNEL": "video3d sets temporal kernels per stage: RESNET.TEMPORAL_KERNELS",
     "RESNET.SPATIAL_DILATIONS": "video3d builds no dilated stages",
     "NONLOCAL.LOCATION": "video3d builds no non-local blocks (NONLOCAL is not supported)",
     "SLOWFAST": "two-pathway SlowFast is not built by video3d",

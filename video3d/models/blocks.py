@@ -128,16 +128,23 @@ class Bottleneck(ResidualBlock):
     @classmethod
     def from_spec(cls, spec: BlockSpec, stage: int, in_channels: int, planes: int, norm: Norm,
                   **common) -> Bottleneck:
-        return cls(in_channels, planes, cls.inner_width(spec, stage), groups=spec.groups, norm=norm, **common)
+        return cls(in_channels, planes, cls.inner_width(spec, stage), groups=spec.groups, norm=norm,
+                   temporal_conv=spec.temporal_conv, stride_1x1=spec.stride_1x1, **common)
 
     def __init__(self, in_channels: int, planes: int, width: int, norm: Norm,
                  role: BlockRole = STANDARD_ROLE, stride: Triple = (1, 1, 1),
                  temporal_kernel: int = 3, groups: int = 1,
-                 downsample: nn.Module | None = None, relu_shortcut: bool = False):
+                 downsample: nn.Module | None = None, relu_shortcut: bool = False,
+                 temporal_conv: str = "b", stride_1x1: bool = False):
         super().__init__(in_channels, planes * self.expansion, role, norm, downsample, relu_shortcut)
-        self.conv1 = conv3d(in_channels, width, (1, 1, 1))
+        # temporal_conv "a": kernel and temporal stride on conv1 (PySlowFast, PyTorchVideo); "b": on conv2.
+        on_a = temporal_conv == "a"
+        spatial = (1, stride[1], stride[2])
+        stride_a = (stride[0] if on_a else 1, *(spatial[1:] if stride_1x1 else (1, 1)))
+        stride_b = (1 if on_a else stride[0], *((1, 1) if stride_1x1 else spatial[1:]))
+        self.conv1 = conv3d(in_channels, width, (temporal_kernel if on_a else 1, 1, 1), stride_a)
         self.bn1 = norm(width)
-        self.conv2 = conv3d(width, width, (temporal_kernel, 3, 3), stride, groups=groups)
+        self.conv2 = conv3d(width, width, (1 if on_a else temporal_kernel, 3, 3), stride_b, groups=groups)
         self.bn2 = norm(width)
         self.conv3 = conv3d(width, planes * self.expansion, (1, 1, 1))
 

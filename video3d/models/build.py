@@ -24,6 +24,26 @@ def resnet3d(cfg: CfgNode) -> nn.Module:
     return ResNet3D(spec_from_cfg(cfg))
 
 
+# PySlowFast's single-pathway ResNets: the same skeleton, with the RESNET keys their
+# MODEL.ARCH fixes (video3d.config.archs).
+@MODEL_REGISTRY.register()
+def slow(cfg: CfgNode) -> nn.Module:
+    """PySlowFast's Slow: temporal kernels 3 in stages 4-5 only, no temporal downsampling."""
+    return resnet3d(cfg)
+
+
+@MODEL_REGISTRY.register()
+def c2d(cfg: CfgNode) -> nn.Module:
+    """PySlowFast's C2D: no temporal kernel, time halved after stage 1."""
+    return resnet3d(cfg)
+
+
+@MODEL_REGISTRY.register()
+def i3d(cfg: CfgNode) -> nn.Module:
+    """PySlowFast's I3D: 5x7x7 stem, [3, 1]-alternating temporal kernels, time halved after stage 1."""
+    return resnet3d(cfg)
+
+
 def build_model(cfg: CfgNode) -> nn.Module:
     """The network named by MODEL.ARCH, on CPU, in train mode (the engine moves and wraps it)."""
     arch = cfg.MODEL.ARCH

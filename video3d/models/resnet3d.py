@@ -44,7 +44,7 @@ def make_stage(spec: ResNetSpec, stage: int, in_channels: int, norm: Norm) -> nn
             downsample = SHORTCUTS[spec.shortcut](in_channels, out_channels, stride, norm)
         blocks.append(make_block(
             spec.block, stage, in_channels if first else out_channels, spec.planes(stage), norm,
-            role, stride if first else (1, 1, 1), spec.temporal_kernels[stage], downsample,
+            role, stride if first else (1, 1, 1), spec.block_temporal_kernel(stage, index), downsample,
             spec.official_inplace_relu))
     return nn.Sequential(*blocks)
 
@@ -64,6 +64,9 @@ class ResNet3D(nn.Module):
             self.add_module(name, make_stage(spec, stage, in_channels, norm))
             self.stage_names.append(name)
             in_channels = spec.out_channels(stage)
+        # C2D / I3D halve time after stage 1 (PySlowFast's pool1, PyTorchVideo's stage1_pool); no parameters.
+        pool = spec.stage1_temporal_pool
+        self.stage1_pool = nn.MaxPool3d((pool, 1, 1), (pool, 1, 1)) if pool > 1 else None
         self.head = HEADS[spec.head](in_channels, spec.num_classes, spec.dropout)
         self.reset_parameters()
 
@@ -91,8 +94,10 @@ class ResNet3D(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, T, H, W] clip -> last stage's feature map [B, D, T', H', W']."""
         x = self.stem(x)
-        for name in self.stage_names:
+        for index, name in enumerate(self.stage_names):
             x = getattr(self, name)(x)
+            if index == 0 and self.stage1_pool is not None:
+                x = self.stage1_pool(x)
         return x
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:

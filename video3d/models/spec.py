@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from fvcore.common.config import CfgNode
 
+from video3d.config.archs import apply_arch_preset
 from video3d.config.checks import input_channels
 from video3d.errors import ConfigError
 from video3d.models.blocks import stage_width
@@ -38,6 +39,8 @@ class BlockSpec:
     splat_width: int = 64  # splat: width per cardinal group of the first stage
     avd: bool = True  # splat: average-pool downsampling in strided blocks
     avd_first: bool = False  # splat: pool before the split-attention conv
+    temporal_conv: str = "b"  # bottleneck: the temporal kernel on conv2 (b, the 3x3) or conv1 (a, the 1x1)
+    stride_1x1: bool = False  # bottleneck: the spatial stride on conv1 instead of conv2
 
     @property
     def expansion(self) -> int:
@@ -63,7 +66,9 @@ class ResNetSpec:
     stem_pool: bool = True
     layout: str = "standard"
     shortcut: str = "conv"
-    temporal_kernels: tuple[int, ...] = (3, 3, 3, 3)
+    temporal_kernels: tuple[int | tuple[int, ...], ...] = (3, 3, 3, 3)  # per stage: a kernel or a cycled list
+    num_block_temp_kernel: tuple[int, ...] = ()  # per stage: blocks with a temporal kernel; () = all
+    stage1_temporal_pool: int = 1  # temporal max-pool after stage 1 (C2D / I3D: 2)
     temporal_strides: tuple[int, ...] = (1, 1, 2, 2)
     spatial_strides: tuple[int, ...] = (1, 2, 2, 2)
     head: str = "linear"
@@ -73,6 +78,15 @@ class ResNetSpec:
     bn_momentum: float = 0.1
     official_inplace_relu: bool = False
     zero_init_final_bn: bool = False
+
+    def block_temporal_kernel(self, stage: int, index: int) -> int:
+        """Temporal kernel of block `index` of stage `stage`: the stage's kernel, or its list cycled
+        over the blocks (I3D's [3, 1]), for the first NUM_BLOCK_TEMP_KERNEL blocks; 1 after them
+        (PySlowFast's resnet_helper rule)."""
+        if self.num_block_temp_kernel and index >= self.num_block_temp_kernel[stage]:
+            return 1
+        kernel = self.temporal_kernels[stage]
+        return kernel[index % len(kernel)] if isinstance(kernel, tuple) else kernel
 
     def planes(self, stage: int) -> int:
         """Block planes at stage 0..3: the stem width doubled per stage (64, 128, 256, 512)."""
@@ -100,7 +114,9 @@ def stage_blocks_for(depth: int, explicit: list[int] | tuple[int, ...] = ()) -> 
 
 
 def spec_from_cfg(cfg: CfgNode) -> ResNetSpec:
-    """Read the MODEL, RESNET, IRESNET, HS, SPLAT, BN and DATA keys into a ResNetSpec."""
+    """Read the MODEL, RESNET, IRESNET, HS, SPLAT, BN and DATA keys into a ResNetSpec (after
+    the MODEL.ARCH preset: slow, c2d, i3d fix the RESNET keys of PySlowFast's networks)."""
+    cfg = apply_arch_preset(cfg.clone())
     r = cfg.RESNET
     block = BlockSpec(
         kind=r.BLOCK,
@@ -113,6 +129,8 @@ def spec_from_cfg(cfg: CfgNode) -> ResNetSpec:
         splat_width=cfg.SPLAT.BOTTLENECK_WIDTH,
         avd=cfg.SPLAT.AVD,
         avd_first=cfg.SPLAT.AVD_FIRST,
+        temporal_conv=r.TEMPORAL_CONV,
+        stride_1x1=r.STRIDE_1X1,
     )
     if block.kind == "hs" and block.hs_scale < 2:
         raise ConfigError(f"config key HS.SCALE must be >= 2, got {block.hs_scale}")
@@ -131,7 +149,9 @@ def spec_from_cfg(cfg: CfgNode) -> ResNetSpec:
         stem_pool=r.STEM_POOL,
         layout=r.LAYOUT,
         shortcut=r.SHORTCUT,
-        temporal_kernels=tuple(r.TEMPORAL_KERNELS),
+        temporal_kernels=tuple(tuple(k) if isinstance(k, (list, tuple)) else k for k in r.TEMPORAL_KERNELS),
+        num_block_temp_kernel=tuple(r.NUM_BLOCK_TEMP_KERNEL),
+        stage1_temporal_pool=r.STAGE1_TEMPORAL_POOL,
         temporal_strides=tuple(r.TEMPORAL_STRIDES),
         spatial_strides=tuple(r.SPATIAL_STRIDES),
         head=cfg.MODEL.HEAD,
