@@ -28,6 +28,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.errors import CheckpointError
+from video3d.models.convert import to_video3d_names
 from video3d.utils.checksum import payload_checksum
 from video3d.utils.io import atomic_write
 from video3d.utils.logging import get_logger
@@ -208,9 +209,12 @@ def check_resumable(checkpoint: Mapping, path: str) -> None:
 
 
 def load_model_weights(model: nn.Module, path: str) -> dict:
-    """Load the weights of checkpoint `path` into `model` (strict, by name); return the checkpoint."""
+    """Load the weights of checkpoint `path` into `model` (strict, by name; a PySlowFast or
+    PyTorchVideo file is mapped to video3d's names first); return the checkpoint."""
     checkpoint = load_checkpoint(path)
-    state = model_state_dict(checkpoint, path)
+    state, source = to_video3d_names(model_state_dict(checkpoint, path), path)
+    if source:
+        logger.info("%s: %s weights, %d tensors mapped to video3d names", path, source, len(state))
     target = unwrap_model(model)
     try:
         target.load_state_dict(state, strict=True)

@@ -29,6 +29,7 @@ from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
 from video3d.engine.optim import build_optimizer
 from video3d.errors import Video3DError
+from video3d.models.convert import to_video3d_names
 from video3d.models.inflate import partial_load_message
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
 from video3d.utils.logging import get_logger
@@ -311,7 +312,10 @@ class Trainer:
     def _load_initial_weights(self, path: str) -> None:
         state = ckpt.load_checkpoint(path)
         method = self.cfg.TRAIN.CHECKPOINT_INFLATE_METHOD if self.cfg.TRAIN.CHECKPOINT_INFLATE else None
-        report = self.components.load_pretrained(self.model, ckpt.model_state_dict(state, path), inflate_method=method)
+        weights, source = to_video3d_names(ckpt.model_state_dict(state, path), path)
+        if source:
+            logger.info("%s: %s weights, %d tensors mapped to video3d names", path, source, len(weights))
+        report = self.components.load_pretrained(self.model, weights, inflate_method=method)
         partial = partial_load_message(path, report)
         if partial and not self.cfg.TRAIN.CHECKPOINT_ALLOW_PARTIAL:
             raise ckpt.CheckpointError(f"{partial}; set TRAIN.CHECKPOINT_ALLOW_PARTIAL True to train with "
