@@ -5,10 +5,10 @@
 Generated H.264 videos (10 s, 30 fps, a keyframe every 2 s) are turned into 10 clips x 3 crops
 of 16 x 256 x 256 (stride 4, the Kinetics default), three ways, in one run:
 
-- ours: `video3d.data.build_test_dataset`'s item, all clips' frames in one `get_frames` call
+- ours: `video3d.data.multiview_dataset`'s item, all clips' frames in one `get_frames` call
   (seek once, decode forward, skip unwanted non-reference frames, convert only the wanted
   ones), views cut in memory;
-- per-view, PySlowFast's way (reference/frameworks.md 1.9): for each of the 30 views open the
+- per-view, PySlowFast's way (docs/DATA.md): for each of the 30 views open the
   file, seek to the clip's window, decode and convert every frame of the window, keep the
   clip's frames, crop one view;
 - per-clip, PyTorchVideo's way: one open container per video; for each of the 10 clips seek,
@@ -38,11 +38,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from video3d.config import get_cfg  # noqa: E402
 from video3d.data import (  # noqa: E402
-    MultiViewTestDataset,
-    VideoDataset,
+    MultiViewDataset,
     VideoRecord,
+    multiview_dataset,
     open_source_from_cfg,
-    transforms,  # noqa: E402
+    transforms,
 )
 
 SECONDS, FPS, GOP_SECONDS = 10, 30, 2
@@ -91,19 +91,19 @@ def _window_frames(container, stream, first: int, last: int) -> tuple[dict[int, 
 class Protocol:
     """Clip indices, crop boxes and normalisation shared by the three ways."""
 
-    def __init__(self, cfg, dataset: MultiViewTestDataset, path: str):
+    def __init__(self, cfg, dataset: MultiViewDataset, path: str):
         with open_source_from_cfg(cfg, path) as source:
-            self.clips = dataset.base.test_clips(source.num_frames, source.fps, cfg.TEST.NUM_ENSEMBLE_VIEWS)
+            self.clips = dataset.clip_positions(source.num_frames, source.fps, cfg.TEST.NUM_ENSEMBLE_VIEWS)
             height, width = source.height, source.width
         self.size = cfg.DATA.TEST_CROP_SIZE
         new_h, new_w = transforms.short_side_size(height, width, self.size)
-        self.boxes = transforms.test_crop_boxes(new_h, new_w, self.size, cfg.TEST.NUM_SPATIAL_CROPS)
-        self.mean, self.std = dataset.base.mean, dataset.base.std
+        self.boxes = transforms.multiview_crop_boxes(new_h, new_w, self.size, cfg.TEST.NUM_SPATIAL_CROPS)
+        self.normalizer = transforms.Normalizer.from_cfg(cfg)
 
     def clip_tensor(self, frames: dict[int, torch.Tensor], clip: list[int], normalise: bool) -> torch.Tensor:
         """uint8 `[C, T, H, W]` resized, or float `[C, T, H, W]` normalised as the data layer does."""
         uint8 = transforms.resize_short_side(torch.stack([frames[i] for i in clip]).permute(0, 3, 1, 2), self.size)
-        return transforms.normalize(uint8, self.mean, self.std) if normalise else uint8.permute(1, 0, 2, 3)
+        return self.normalizer.clip(uint8) if normalise else uint8.permute(1, 0, 2, 3)
 
     def crop(self, clip: torch.Tensor, box: tuple[int, int]) -> torch.Tensor:
         top, left = box
@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed, path in enumerate(paths):
             write_video(path, width, height, seed)
         records = [VideoRecord(f"video{i}", p, 0) for i, p in enumerate(paths)]
-        dataset = MultiViewTestDataset(VideoDataset(cfg, records, training=False))
+        dataset = multiview_dataset(cfg, records, cfg.TEST.DATASET)
+        normalizer = transforms.Normalizer.from_cfg(cfg)
         protocols = [Protocol(cfg, dataset, p) for p in paths]
 
         names = ("ours (decode once)", "per-view (PySlowFast)", "per-clip (PyTorchVideo)")
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda i: per_clip(protocols[i], paths[i], normalise=False)[0],
             ),
             "float views": (
-                lambda i: dataset.normalize_views(dataset[i]["views"]),
+                lambda i: normalizer.views(dataset[i]["views"]),
                 lambda i: per_view(protocols[i], paths[i])[0],
                 lambda i: per_clip(protocols[i], paths[i])[0],
             ),

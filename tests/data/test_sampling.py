@@ -28,20 +28,20 @@ def test_short_video_repeats_last_frame():
     assert sampling.train_clip_indices(1, 3, 4.0, 0.3) == [0, 0, 0]
 
 
-def test_test_clips_span_start_to_end():
-    assert sampling.test_clip_starts(100, 4, 4.0, 3) == [0.0, 43.5, 87.0]
-    clips = sampling.test_clip_indices(100, 4, 4.0, 3)
+def test_multiview_clips_span_start_to_end():
+    assert sampling.multiview_clip_starts(100, 4, 4.0, 3) == [0.0, 43.5, 87.0]
+    clips = sampling.multiview_clip_indices(100, 4, 4.0, 3)
     assert clips[0] == [0, 4, 8, 12]
     assert clips[1] == [44, 48, 52, 56]
     assert clips[2] == [87, 91, 95, 99]
 
 
 def test_single_test_clip_is_centred():
-    assert sampling.test_clip_starts(100, 4, 4.0, 1) == [43.5]
+    assert sampling.multiview_clip_starts(100, 4, 4.0, 1) == [43.5]
 
 
-def test_test_clips_of_short_video_all_start_at_zero():
-    assert sampling.test_clip_indices(6, 4, 2.0, 2) == [[0, 2, 4, 5], [0, 2, 4, 5]]
+def test_multiview_clips_of_short_video_all_start_at_zero():
+    assert sampling.multiview_clip_indices(6, 4, 2.0, 2) == [[0, 2, 4, 5], [0, 2, 4, 5]]
 
 
 def test_segment_bounds_cut_video_into_equal_parts():
@@ -55,6 +55,6 @@ def test_segment_indices_by_position():
     assert sampling.segment_indices(9, [0.999] * 4) == [2, 4, 6, 8]
 
 
-def test_segment_test_positions_spread_clips_inside_segments():
-    assert sampling.segment_test_positions(2, 0, 1) == [0.5, 0.5]
-    assert sampling.segment_test_positions(3, 1, 2) == [0.75, 0.75, 0.75]
+def test_segment_view_positions_spread_clips_inside_segments():
+    assert sampling.segment_view_positions(2, 0, 1) == [0.5, 0.5]
+    assert sampling.segment_view_positions(3, 1, 2) == [0.75, 0.75, 0.75]

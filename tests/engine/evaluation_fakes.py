@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from video3d.config import get_cfg
+from video3d.data.multiview import failed_item
 from video3d.errors import DecodeError
 
 
@@ -33,10 +34,11 @@ class ValueModel(nn.Module):
 
 
 class CountingVideos(Dataset):
-    """Test items as `build_test_dataset` gives them: one per video, all its views at once.
+    """Test items as `build_multiview_dataset` gives them: one per video, all its uint8 views at
+    once, and a failed video as `failed_item` makes it (the multi-view dataset never raises).
 
     `values[i]` is the class every view of video i shows (None = the video fails to decode);
-    indices in `raising` raise a DecodeError instead of returning an item.
+    indices in `raising` fail with a DecodeError while reading.
     """
 
     def __init__(self, labels: list[int], values: list[int | None], num_views: int, raising=()):
@@ -54,13 +56,13 @@ class CountingVideos(Dataset):
         self.calls[index] += 1
         record = self.records[index]
         if index in self.raising:
-            raise DecodeError(record.path, "invalid data found when processing input")
+            return failed_item(record, index, DecodeError(record.path, "invalid data found when processing input"))
         item = {"label": record.label, "video_id": record.video_id, "index": index, "error": None,
                 "views": None}
         if self.values[index] is None:
             item["error"] = "moov atom not found"
         else:
-            item["views"] = torch.full((self.num_views, 3, 2, 4, 4), float(self.values[index]))
+            item["views"] = torch.full((self.num_views, 3, 2, 4, 4), self.values[index], dtype=torch.uint8)
         return item
 
 
@@ -73,4 +75,5 @@ def tiny_test_cfg(output_dir: str, num_classes: int = 5, clips: int = 2, crops: 
     cfg.TEST.NUM_SPATIAL_CROPS = crops
     cfg.TEST.BATCH_SIZE = batch
     cfg.DATA_LOADER.NUM_WORKERS = 0
+    cfg.DATA.MEAN, cfg.DATA.STD = [0.0] * 3, [1 / 255] * 3  # the normaliser maps a uint8 value c to c
     return cfg

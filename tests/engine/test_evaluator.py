@@ -106,7 +106,7 @@ def _run(tmp_path, monkeypatch, dataset, model, **cfg_overrides):
     cfg = tiny_test_cfg(str(tmp_path / "out"), **cfg_overrides)
     cfg.DATA.CLASS_NAMES_FILE = str(tmp_path / "classes.txt")
     (tmp_path / "classes.txt").write_text("".join(f"class {c}\n" for c in range(cfg.MODEL.NUM_CLASSES)))
-    monkeypatch.setattr(evaluator, "build_test_dataset", lambda cfg, split: dataset)
+    monkeypatch.setattr(evaluator, "build_multiview_dataset", lambda cfg, split: dataset)
     return cfg, run_test(cfg, model)
 
 
@@ -164,7 +164,7 @@ def test_run_test_with_every_video_failing_lists_them_then_raises(tmp_path, monk
 def test_results_path_off_writes_no_results_file(tmp_path, monkeypatch):
     cfg = tiny_test_cfg(str(tmp_path / "out"))
     cfg.TEST.SAVE_RESULTS_PATH = ""
-    monkeypatch.setattr(evaluator, "build_test_dataset", lambda cfg, split: CountingVideos([0], [0], 6))
+    monkeypatch.setattr(evaluator, "build_multiview_dataset", lambda cfg, split: CountingVideos([0], [0], 6))
     run_test(cfg, ValueModel(num_classes=5))
     assert not os.path.exists(tmp_path / "out" / "results.json")
 

@@ -22,7 +22,7 @@ def _rank_main(rank: int, workdir: str) -> None:
                             world_size=WORLD_SIZE, timeout=timedelta(seconds=60))
     try:
         dataset = CountingVideos(LABELS, VALUES, num_views=6)
-        evaluator.build_test_dataset = lambda cfg, split: dataset
+        evaluator.build_multiview_dataset = lambda cfg, split: dataset
         summary = evaluator.run_test(tiny_test_cfg(f"{workdir}/out"), ValueModel(num_classes=5))
         with open(f"{workdir}/rank{rank}.json", "w") as handle:
             json.dump({"summary": summary, "calls": dict(dataset.calls)}, handle)

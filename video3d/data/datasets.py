@@ -73,8 +73,7 @@ class VideoDataset(Dataset):
         self._logged_paths: set[str] = set()
         self._augment = None
         self.class_names = class_names
-        self.mean, self.std = transforms.normalization_for(
-            self.modality, cfg.DATA.MEAN, cfg.DATA.STD, cfg.DATA.FLOW_MEAN, cfg.DATA.FLOW_STD)
+        self.normalizer = transforms.Normalizer.from_cfg(cfg)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -88,14 +87,8 @@ class VideoDataset(Dataset):
         data = self.cfg.DATA
         step = sampling.frame_step(data.SAMPLING_RATE, fps, data.TARGET_FPS)
         if generator is None:
-            return sampling.test_clip_indices(num_video_frames, data.NUM_FRAMES, step, 1)[0]
+            return sampling.multiview_clip_indices(num_video_frames, data.NUM_FRAMES, step, 1)[0]
         return sampling.train_clip_indices(num_video_frames, data.NUM_FRAMES, step, _uniforms(generator, 1)[0])
-
-    def test_clips(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
-        """Frames of each of the `num_clips` test clips of a video."""
-        data = self.cfg.DATA
-        step = sampling.frame_step(data.SAMPLING_RATE, fps, data.TARGET_FPS)
-        return sampling.test_clip_indices(num_video_frames, data.NUM_FRAMES, step, num_clips)
 
     # ------------------------------------------------------------------ one sample
     def _load(self, record: VideoRecord, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
@@ -107,7 +100,7 @@ class VideoDataset(Dataset):
             size = self.cfg.DATA.TEST_CROP_SIZE
             clip = transforms.resize_short_side(clip, size)
             clip = transforms.crop_clip(clip, *transforms.centre_crop_box(clip.shape[-2], clip.shape[-1], size), size)
-            return transforms.normalize(clip, self.mean, self.std), record.label
+            return self.normalizer.clip(clip), record.label
         return self._train_spatial(clip, record.label, generator)
 
     def _train_spatial(self, clip: torch.Tensor, label: int, generator: torch.Generator) -> tuple[torch.Tensor, int]:
@@ -121,7 +114,7 @@ class VideoDataset(Dataset):
             label = transforms.flip_label(label, data.FLIP_LABEL_MAP)
         if self.cfg.AUG.ENABLE:
             clip = self._apply_augment(clip, generator)
-        return transforms.normalize(clip, self.mean, self.std), label
+        return self.normalizer.clip(clip), label
 
     def _apply_augment(self, clip: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self._augment is None:
@@ -175,13 +168,9 @@ class SegmentVideoDataset(VideoDataset):
     def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None) -> list[int]:
         segments = self.cfg.DATA.NUM_FRAMES
         if generator is None:
-            return sampling.segment_indices(num_video_frames, sampling.segment_test_positions(segments, 0, 1))
+            return sampling.segment_indices(num_video_frames, sampling.segment_view_positions(segments, 0, 1))
         return sampling.segment_indices(num_video_frames, _uniforms(generator, segments))
 
-    def test_clips(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
-        segments = self.cfg.DATA.NUM_FRAMES
-        return [sampling.segment_indices(num_video_frames, sampling.segment_test_positions(segments, k, num_clips))
-                for k in range(num_clips)]
 
 
 def _build_augment(cfg: CfgNode):
@@ -195,19 +184,21 @@ def _build_augment(cfg: CfgNode):
 
 @dataclass(frozen=True)
 class DatasetKind:
-    """How a dataset is read: its list reader, its dataset class (how clips are sampled) and,
-    where its own files name the classes, the reader of those names."""
+    """How a dataset is read: its list reader, its dataset class (how training and validation
+    clips are sampled), its test-time clip positions (`cfg -> (frames, fps, clips) -> indices`)
+    and, where its own files name the classes, the reader of those names."""
 
     records: Callable[[CfgNode, str], list[VideoRecord]]
     dataset_class: type[VideoDataset]
+    view_clips: Callable[[CfgNode], Callable[[int, float, int], list[list[int]]]]
     own_class_names: Callable[[CfgNode], list[str]] | None = None
 
 
 # TRAIN.DATASET and TEST.DATASET values.
 DATASETS = Choices("TRAIN.DATASET", {
-    "kinetics": DatasetKind(kinetics_records, VideoDataset),
-    "ssv2": DatasetKind(ssv2_records, SegmentVideoDataset, ssv2_classes),
-    "hmdb51": DatasetKind(hmdb51_records, VideoDataset, hmdb51_classes),
+    "kinetics": DatasetKind(kinetics_records, VideoDataset, sampling.EvenlySpacedClips.from_cfg),
+    "ssv2": DatasetKind(ssv2_records, SegmentVideoDataset, sampling.SegmentClips.from_cfg, ssv2_classes),
+    "hmdb51": DatasetKind(hmdb51_records, VideoDataset, sampling.EvenlySpacedClips.from_cfg, hmdb51_classes),
 })
 
 

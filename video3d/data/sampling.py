@@ -1,7 +1,7 @@
 """Which frames a clip reads: pure functions, tested with exact values.
 
 Clips are `NUM_FRAMES` frames `SAMPLING_RATE` apart *at DATA.TARGET_FPS* (PySlowFast's
-convention, shared/reference/frameworks.md 1.8): in a source at `fps` the step is
+convention, docs/DATA.md): in a source at `fps` the step is
 `SAMPLING_RATE * fps / TARGET_FPS` source frames, so a 16x4 clip covers the same 2.1 s
 whatever the file's rate. Frame k of a clip starting at `start` is
 `round(start + k * step)`, clamped to the last frame: videos shorter than the clip repeat
@@ -11,6 +11,7 @@ their last frame. Random draws come in as numbers in [0, 1) so the arithmetic st
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 
 def frame_step(sampling_rate: int, fps: float, target_fps: float) -> float:
@@ -38,19 +39,19 @@ def train_clip_indices(num_video_frames: int, num_frames: int, step: float, u: f
     return clip_indices(u * clip_slack(num_video_frames, num_frames, step), num_frames, step, num_video_frames)
 
 
-def test_clip_starts(num_video_frames: int, num_frames: int, step: float, num_clips: int) -> list[float]:
-    """Starts of `num_clips` test clips spaced evenly from the start to the end of the video:
+def multiview_clip_starts(num_video_frames: int, num_frames: int, step: float, num_clips: int) -> list[float]:
+    """Starts of `num_clips` test-time clips spaced evenly from the start to the end of the video:
     the first starts at frame 0 and the last ends on the last frame (the offset variant of
-    PySlowFast, also MMAction2's; frameworks.md section 5). One clip is centred."""
+    PySlowFast, also MMAction2's; docs/DATA.md). One clip is centred."""
     slack = clip_slack(num_video_frames, num_frames, step)
     if num_clips == 1:
         return [slack / 2]
     return [slack * i / (num_clips - 1) for i in range(num_clips)]
 
 
-def test_clip_indices(num_video_frames: int, num_frames: int, step: float, num_clips: int) -> list[list[int]]:
-    """Frame indices of every test clip (see `test_clip_starts`)."""
-    starts = test_clip_starts(num_video_frames, num_frames, step, num_clips)
+def multiview_clip_indices(num_video_frames: int, num_frames: int, step: float, num_clips: int) -> list[list[int]]:
+    """Frame indices of every test-time clip (see `multiview_clip_starts`)."""
+    starts = multiview_clip_starts(num_video_frames, num_frames, step, num_clips)
     return [clip_indices(s, num_frames, step, num_video_frames) for s in starts]
 
 
@@ -63,12 +64,49 @@ def segment_bounds(num_video_frames: int, num_segments: int) -> list[tuple[int, 
 
 def segment_indices(num_video_frames: int, positions: list[float]) -> list[int]:
     """One frame per segment, at relative `positions[i]` in [0, 1) of segment i (len(positions)
-    segments). Training draws the positions at random (TSN); testing uses `segment_test_positions`."""
+    segments). Training draws the positions at random (TSN); testing uses `segment_view_positions`."""
     bounds = segment_bounds(num_video_frames, len(positions))
     return [first + min(math.floor(p * (last - first + 1)), last - first) for (first, last), p in zip(bounds, positions, strict=True)]
 
 
-def segment_test_positions(num_segments: int, clip: int, num_clips: int) -> list[float]:
-    """Relative positions of test clip `clip` of `num_clips`: one clip takes the middle of
+def segment_view_positions(num_segments: int, clip: int, num_clips: int) -> list[float]:
+    """Relative positions of test-time clip `clip` of `num_clips`: one clip takes the middle of
     each segment; several clips take evenly spread offsets (MMAction2's test mode)."""
     return [(clip + 0.5) / num_clips] * num_segments
+
+
+@dataclass(frozen=True)
+class EvenlySpacedClips:
+    """Test-time clip positions of Kinetics and HMDB51: `num_clips` clips of DATA.NUM_FRAMES
+    frames, DATA.SAMPLING_RATE apart at DATA.TARGET_FPS, spaced evenly from start to end."""
+
+    num_frames: int
+    sampling_rate: int
+    target_fps: float
+
+    @classmethod
+    def from_cfg(cls, cfg) -> EvenlySpacedClips:
+        return cls(cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE, cfg.DATA.TARGET_FPS)
+
+    def __call__(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
+        """Frame indices of each clip of a video of `num_video_frames` frames at `fps`."""
+        step = frame_step(self.sampling_rate, fps, self.target_fps)
+        return multiview_clip_indices(num_video_frames, self.num_frames, step, num_clips)
+
+
+@dataclass(frozen=True)
+class SegmentClips:
+    """Test-time clip positions of SSv2: one frame per each of DATA.NUM_FRAMES segments, clip k
+    of K at offset (k + 0.5) / K inside every segment (`segment_view_positions`)."""
+
+    num_segments: int
+
+    @classmethod
+    def from_cfg(cls, cfg) -> SegmentClips:
+        return cls(cfg.DATA.NUM_FRAMES)
+
+    def __call__(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
+        """Frame indices of each clip of a video of `num_video_frames` frames (fps unused)."""
+        return [segment_indices(num_video_frames, segment_view_positions(self.num_segments, k, num_clips))
+                for k in range(num_clips)]
+

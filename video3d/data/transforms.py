@@ -2,7 +2,7 @@
 
 The arithmetic (sizes, crop boxes, flip of labels and flow) is in pure functions tested
 with exact values; the tensor functions apply them to a whole clip at once. Clips stay
-uint8 until `normalize`: the antialiased bilinear resize runs on uint8 (about 4x faster
+uint8 until the `Normalizer`: the antialiased bilinear resize runs on uint8 (about 4x faster
 than on float) and the crop is a view.
 """
 
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from fvcore.common.config import CfgNode
 
 
 def jitter_short_side(low: int, high: int, u: float) -> int:
@@ -38,7 +40,7 @@ def centre_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
     return (height - size) // 2, (width - size) // 2
 
 
-def test_crop_boxes(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
+def multiview_crop_boxes(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
     """(top, left) of the test crops: 1 = centre; 3 = left, centre, right along the long
     side of a landscape frame, top, centre, bottom of a portrait one (frameworks.md 1.9)."""
     centre = centre_crop_box(height, width, size)
@@ -87,19 +89,43 @@ def flip_clip(clip: torch.Tensor, is_flow: bool) -> torch.Tensor:
     return flipped
 
 
-def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 `[T, C, H, W]` -> float `[C, T, H, W]` as (q - mean) / std per channel, with
-    `mean` and `std` in the units of q (RGB: DATA.MEAN * 255; flow: 128, 128)."""
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1)
-    if mean_t.shape[0] != clip.shape[1] or std_t.shape[0] != clip.shape[1]:
-        raise ValueError(f"mean/std have {mean_t.shape[0]}/{std_t.shape[0]} values for {clip.shape[1]} channels")
-    return (clip.permute(1, 0, 2, 3).float() - mean_t) / std_t
+@dataclass(frozen=True)
+class Normalizer:
+    """(q - mean) / std per channel, `mean` and `std` in the units of the uint8 input q (RGB:
+    DATA.MEAN / DATA.STD x 255; flow: DATA.FLOW_MEAN / DATA.FLOW_STD, bytes). The one
+    normalisation of the data layer: `clip` for a training / validation clip, `views` for a
+    chunk of test-time views on the network's device."""
 
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
 
-def normalization_for(modality: str, mean: Sequence[float], std: Sequence[float],
-                      flow_mean: Sequence[float], flow_std: Sequence[float]) -> tuple[list[float], list[float]]:
-    """(mean, std) in uint8 units: RGB DATA.MEAN/STD are given after /255; flow's are bytes."""
-    if modality == "flow":
-        return list(flow_mean), list(flow_std)
-    return [m * 255.0 for m in mean], [s * 255.0 for s in std]
+    @classmethod
+    def for_modality(cls, modality: str, mean: Sequence[float], std: Sequence[float],
+                     flow_mean: Sequence[float], flow_std: Sequence[float]) -> Normalizer:
+        """RGB mean / std are given after /255 (PySlowFast's DATA.MEAN); flow's are bytes."""
+        if modality == "flow":
+            return cls(tuple(flow_mean), tuple(flow_std))
+        return cls(tuple(m * 255.0 for m in mean), tuple(s * 255.0 for s in std))
+
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode) -> Normalizer:
+        """The normaliser of DATA.MODALITY with DATA.MEAN / STD or DATA.FLOW_MEAN / FLOW_STD."""
+        data = cfg.DATA
+        return cls.for_modality(data.MODALITY, data.MEAN, data.STD, data.FLOW_MEAN, data.FLOW_STD)
+
+    def _stats(self, channels: int, shape: tuple[int, ...], device: torch.device | None = None):
+        if len(self.mean) != channels or len(self.std) != channels:
+            raise ValueError(f"mean/std have {len(self.mean)}/{len(self.std)} values for {channels} channels")
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=device).view(shape)
+        std = torch.tensor(self.std, dtype=torch.float32, device=device).view(shape)
+        return mean, std
+
+    def clip(self, clip: torch.Tensor) -> torch.Tensor:
+        """uint8 `[T, C, H, W]` -> float `[C, T, H, W]`."""
+        mean, std = self._stats(clip.shape[1], (-1, 1, 1, 1))
+        return (clip.permute(1, 0, 2, 3).float() - mean) / std
+
+    def views(self, views: torch.Tensor) -> torch.Tensor:
+        """uint8 views `[N, C, T, S, S]` -> float32 network input, on the views' device."""
+        mean, std = self._stats(views.shape[1], (1, -1, 1, 1, 1), views.device)
+        return views.float().sub_(mean).div_(std)  # in place: one float tensor, not three

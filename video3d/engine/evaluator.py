@@ -1,7 +1,7 @@
-"""Multi-view testing (DESIGN.md section 4): every video decoded once, its views through the
+"""Multi-view testing (docs/DATA.md): every video decoded once, its views through the
 network in chunks of TEST.BATCH_SIZE, softmax aggregated over views, FFC outputs voted.
 
-Unlike PySlowFast's test loop (reference/frameworks.md sections 1.9 and 5), the dataset yields
+Unlike PySlowFast's test loop, the dataset (video3d.data.multiview) yields
 one item per video (not per view), videos are sharded over ranks without the padding
 duplicates of a DistributedSampler, and a video that cannot be decoded is reported as failed
 instead of crashing collation.
@@ -19,7 +19,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from video3d.choices import Choices
-from video3d.data import build_test_dataset
+from video3d.data import build_multiview_dataset
+from video3d.data.transforms import Normalizer
 from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
 from video3d.engine.evaluation_report import report_results
 from video3d.engine.results import VideoResult, split_failed, summarise
@@ -30,7 +31,7 @@ from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
-Normalizer = Callable[[torch.Tensor], torch.Tensor]
+ViewNormalizer = Callable[[torch.Tensor], torch.Tensor]  # uint8 views on the device -> network input
 
 
 # [V, ...] per-view probabilities -> [...]: DATA.ENSEMBLE_METHOD.
@@ -75,8 +76,8 @@ def shard_indices(num_videos: int, rank: int, world_size: int) -> list[int]:
 
 
 class _VideoShard(Dataset):
-    """The videos at `indices` of a test dataset; a video whose loading raises becomes a failed
-    item (`views` None) so one bad file never stops the run."""
+    """The videos at `indices` of a multi-view dataset (whose items never raise: a failed video
+    is an item with `views` None, `video3d.data.multiview.failed_item`)."""
 
     def __init__(self, dataset: Dataset, indices: list[int]):
         self.dataset = dataset
@@ -86,25 +87,7 @@ class _VideoShard(Dataset):
         return len(self.indices)
 
     def __getitem__(self, position: int) -> dict:
-        index = self.indices[position]
-        try:
-            return self.dataset[index]
-        except Exception as err:  # any failure of one video is that video's result, not the run's
-            record = _record(self.dataset, index)
-            return {"views": None, "label": _field(record, "label", -1), "index": index,
-                    "video_id": _field(record, "video_id", str(index)),
-                    "error": f"{type(err).__name__}: {err}"}
-
-
-def _record(dataset: Dataset, index: int):
-    records = getattr(dataset, "records", None)
-    return records[index] if records is not None else None
-
-
-def _field(record, name: str, default):
-    if isinstance(record, dict):
-        return record.get(name, default)
-    return getattr(record, name, default)
+        return self.dataset[self.indices[position]]
 
 
 @dataclass
@@ -115,7 +98,7 @@ class _PendingVideo:
 
 
 def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: int,
-                   device: torch.device, channels_last: bool, normalize: Normalizer | None) -> int:
+                   device: torch.device, channels_last: bool, normalize: ViewNormalizer | None) -> int:
     """Send up to `batch_size` queued views (possibly of several videos) through the network."""
     parts, owners = [], []
     room = batch_size
@@ -142,7 +125,7 @@ def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: i
 
 
 def forward_views(model: nn.Module, items: Iterable[dict], batch_size: int, device: torch.device,
-                  channels_last: bool = False, normalize: Normalizer | None = None,
+                  channels_last: bool = False, normalize: ViewNormalizer | None = None,
                   ) -> Iterator[tuple[dict, torch.Tensor | None]]:
     """(item, logits `[V, ...]` on the CPU) per video; `None` logits for a failed item.
 
@@ -179,8 +162,9 @@ def views_per_forward(test_batch_size: int, world_size: int) -> int:
 
 
 def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg: CfgNode,
-                    device: torch.device) -> list[VideoResult]:
-    """Results of this rank's videos `indices` (one loader item per video, views batched)."""
+                    device: torch.device, normalizer: Normalizer) -> list[VideoResult]:
+    """Results of this rank's videos `indices` of a multi-view dataset (one loader item per
+    video, uint8 views batched, each chunk normalised by `normalizer` on `device`)."""
     loader = DataLoader(
         _VideoShard(dataset, indices), batch_size=None, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda",
@@ -189,8 +173,7 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
     start = time.perf_counter()
     with torch.inference_mode():
         chunk = views_per_forward(cfg.TEST.BATCH_SIZE, get_world_size())
-        views = forward_views(model, loader, chunk, device, cfg.MODEL.CHANNELS_LAST,
-                              getattr(dataset, "normalize_views", None))
+        views = forward_views(model, loader, chunk, device, cfg.MODEL.CHANNELS_LAST, normalizer.views)
         for item, logits in views:
             results.append(_video_result(dataset, item, logits, cfg))
             if len(results) % max(cfg.LOG_PERIOD, 1) == 0:
@@ -203,7 +186,7 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
 def _video_result(dataset: Dataset, item: dict, logits: torch.Tensor | None, cfg: CfgNode) -> VideoResult:
     index = int(item["index"])
     result = VideoResult(index=index, video_id=str(item["video_id"]), label=int(item["label"]),
-                         path=str(_field(_record(dataset, index), "path", "")))
+                         path=str(dataset.records[index].path))
     if logits is None:
         result.error = str(item.get("error") or "no views")
         return result
@@ -259,7 +242,7 @@ def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
         model = load_test_model(cfg)
     model = unwrap_model(model)
     device = next(model.parameters()).device
-    dataset = build_test_dataset(cfg, split=cfg.TEST.SPLIT)
+    dataset = build_multiview_dataset(cfg, split=cfg.TEST.SPLIT)
     configured_views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
     indices = shard_indices(len(dataset), get_rank(), get_world_size())
     logger.info(
@@ -271,7 +254,7 @@ def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
     was_training = model.training
     model.eval()
     try:
-        local = evaluate_videos(model, dataset, indices, cfg, device)
+        local = evaluate_videos(model, dataset, indices, cfg, device, Normalizer.from_cfg(cfg))
     finally:
         model.train(was_training)
     results = gather_results(local)

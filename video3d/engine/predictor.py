@@ -10,8 +10,8 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.data import MultiViewTestDataset, VideoRecord
-from video3d.data.datasets import DATASETS
+from video3d.data import MultiViewDataset, VideoRecord, multiview_dataset
+from video3d.data.transforms import Normalizer
 from video3d.engine.evaluator import evaluate_videos
 from video3d.engine.metrics import rank_classes
 
@@ -27,18 +27,18 @@ class Prediction:
     error: str | None = None
 
 
-def files_dataset(cfg: CfgNode, paths: Sequence[str]) -> MultiViewTestDataset:
+def files_dataset(cfg: CfgNode, paths: Sequence[str]) -> MultiViewDataset:
     """Multi-view test items of arbitrary files, sampled as TEST.DATASET samples its videos."""
     records = [VideoRecord(os.path.basename(os.path.normpath(p)) or p, p, UNKNOWN_LABEL) for p in paths]
-    dataset_class = DATASETS.lookup(cfg.TEST.DATASET, "TEST.DATASET").dataset_class
-    return MultiViewTestDataset(dataset_class(cfg, records, training=False, name="predict"))
+    return multiview_dataset(cfg, records, cfg.TEST.DATASET)
 
 
 def predict_files(cfg: CfgNode, model: nn.Module, paths: Sequence[str], top_k: int = 5) -> list[Prediction]:
     """One `Prediction` per path, in order; a file that cannot be decoded gets its reason."""
     model.eval()
     device = next(model.parameters()).device
-    results = evaluate_videos(model, files_dataset(cfg, paths), list(range(len(paths))), cfg, device)
+    results = evaluate_videos(model, files_dataset(cfg, paths), list(range(len(paths))), cfg, device,
+                              Normalizer.from_cfg(cfg))
     predictions = []
     for result in sorted(results, key=lambda r: r.index):
         path = paths[result.index]

@@ -1,11 +1,12 @@
-"""Multi-view test items: one decode per video, view order, crops, failed videos."""
+"""video3d.data.multiview: one decode per video, view order, crops, failed videos as items."""
 
 import pytest
 import torch
 from conftest import frame_index_of, write_video
 
-from video3d.data import build_test_dataset, transforms
+from video3d.data import MultiViewDataset, VideoRecord, ViewCrops, build_multiview_dataset, transforms
 from video3d.data.frame_source import FrameSource
+from video3d.errors import DecodeError
 
 
 def _dataset(cfg, folder, tmp_path, lines, crops=3, clips=3):
@@ -14,7 +15,7 @@ def _dataset(cfg, folder, tmp_path, lines, crops=3, clips=3):
     (lists / "val.csv").write_text("".join(f"{line}\n" for line in lines))
     cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.PATH_PREFIX = str(lists), folder
     cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = clips, crops
-    return build_test_dataset(cfg, "val")
+    return build_multiview_dataset(cfg, "val")
 
 
 def test_views_are_clip_major_and_cover_start_to_end(small_cfg, video_dir, tmp_path):
@@ -34,15 +35,15 @@ def test_crops_are_left_centre_right_of_the_resized_clip(small_cfg, tmp_path):
     folder = tmp_path / "v"
     write_video(str(folder / "noise.mp4"), 12, 48, 64, noise=True)
     dataset = _dataset(small_cfg, str(folder), tmp_path, ["noise.mp4 1"], clips=1)
-    views = dataset.normalize_views(dataset[0]["views"])
+    views = transforms.Normalizer.from_cfg(small_cfg).views(dataset[0]["views"])
     from video3d.data import open_source
 
     with open_source(str(folder / "noise.mp4")) as source:
         frames = source.get_frames([3, 5, 7, 9])  # 12 frames, 4 x 2: slack 5, centred start 2.5
     resized = transforms.resize_short_side(frames.permute(0, 3, 1, 2), 36)  # 36 x 48
-    mean, std = [0.45 * 255] * 3, [0.225 * 255] * 3
+    normalizer = transforms.Normalizer((0.45 * 255,) * 3, (0.225 * 255,) * 3)
     for view, left in zip(views, [0, 6, 12], strict=True):
-        assert torch.allclose(view, transforms.normalize(resized[..., :, left : left + 36], mean, std))
+        assert torch.allclose(view, normalizer.clip(resized[..., :, left : left + 36]))
 
 
 def test_portrait_crops_run_top_to_bottom(small_cfg, video_dir, tmp_path):
@@ -81,3 +82,36 @@ def test_failed_video_is_an_item_with_reason_not_an_exception(small_cfg, video_d
         assert item["views"] is None and name in item["error"]
     assert dataset[2]["views"] is not None and dataset[2]["error"] is None
     assert [item["label"] for item in failed] == [0, 1]
+
+
+class _Source:
+    """A frame source (duck-typed) whose pixels hold the frame index; `fail` raises instead."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.fail = fail
+        self.num_frames, self.fps, self.height, self.width = 20, 30.0, 8, 12
+
+    def get_frames(self, indices):
+        if self.fail is not None:
+            raise self.fail
+        return torch.tensor(indices, dtype=torch.uint8)[:, None, None, None].expand(-1, 8, 12, 3).contiguous()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_parts_are_passed_in_explicitly_and_any_failure_becomes_a_failed_item():
+    records = [VideoRecord("a", "/v/a.mp4", 3), VideoRecord("b", "/v/b.mp4", 1), VideoRecord("c", "/v/c.mp4", 2)]
+    failures = {"/v/b.mp4": RuntimeError("codec crashed"), "/v/c.mp4": DecodeError("/v/c.mp4", "truncated")}
+    dataset = MultiViewDataset(records, lambda record: _Source(failures.get(record.path)),
+                               clip_positions=lambda frames, fps, clips: [[1, 2], [frames - 2, frames - 1]][:clips],
+                               num_clips=2, crops=ViewCrops(size=8, num_crops=1))
+    item = dataset[0]
+    assert item["views"].shape == (2, 3, 2, 8, 8) and item["label"] == 3 and item["error"] is None
+    assert item["views"][:, 0, :, 0, 0].tolist() == [[1, 2], [18, 19]]  # the positions given, in order
+    assert dataset[1] == {"views": None, "label": 1, "index": 1, "video_id": "b", "error": "RuntimeError: codec crashed"}
+    assert dataset[2]["error"] == "/v/c.mp4: truncated" and dataset[2]["views"] is None
+
