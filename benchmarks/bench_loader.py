@@ -2,7 +2,7 @@
 
 Both load 16x4 clips (16 frames 4 apart at 30 fps), random short side in [256, 320], random
 224 crop, random flip, normalised float [C, T, H, W], from the same generated H.264 videos
-(keyframe every 2 s, like the Kinetics re-encodes in shared/reference/feasibility.md section 3),
+(keyframe every 2 s, like the Kinetics re-encodes of docs/ENVIRONMENT.md),
 with the same worker count and batch size, in one run. The baseline uses pytorchvideo's pyav
 decoder and its equivalent transforms (UniformTemporalSubsample, RandomShortSideScale,
 RandomCrop, RandomHorizontalFlip, Normalize). Runs alternate; the first batch of every run

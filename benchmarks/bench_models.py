@@ -39,7 +39,7 @@ RATIOS = [("resnet3d_50", PEER), ("iresnet3d_50", "resnet3d_50"), ("resnet3d_50_
 
 
 def build_peer() -> nn.Module:
-    """PyTorchVideo's ResNet builder with our resnet3d_50 choices (DESIGN.md 2.1); its
+    """PyTorchVideo's ResNet builder with our resnet3d_50 choices (docs/MODELS.md); its
     temporal stride sits on the 1x1x1 conv_a, ours on the 3x3x3 conv (PySlowFast puts it on
     conv_a as well). The head's fixed-size pool becomes global so any input size works."""
     from pytorchvideo.models.resnet import create_resnet

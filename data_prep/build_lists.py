@@ -235,6 +235,7 @@ def _finish(out_dir: str, classes: list[str], missing: list[str]) -> int:
 
 
 def build(args: argparse.Namespace) -> int:
+    """Write the lists (and class names) of `args.dataset` into `args.out_dir`; 0 on success."""
     os.makedirs(args.out_dir, exist_ok=True)
     root = args.root or ""
     if args.format == "frames" and not root:
@@ -264,6 +265,7 @@ def build(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The dataset sub-command and its options (None: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="dataset", required=True)
     for name in ("kinetics", "ssv2", "hmdb51"):
@@ -289,6 +291,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @command
 def main(argv: list[str] | None = None) -> int:
+    """Console script video3d-build-lists / python -m data_prep.build_lists."""
     return build(parse_args(argv))
 
 

@@ -34,11 +34,12 @@ from video3d.cli.base import command
 from video3d.data.frame_folders import FLOW_X_TEMPLATE, FLOW_Y_TEMPLATE, RGB_TEMPLATE
 from video3d.errors import DecodeError
 
-DEFAULT_BOUND = 20.0  # pixels; denseflow -b 20 and MARS (frameworks.md section 4.2)
+DEFAULT_BOUND = 20.0  # pixels; denseflow -b 20 and MARS (docs/DATA.md)
 
 
 @dataclass(frozen=True)
 class FlowOptions:
+    """How flow is extracted: resizing, algorithm, quantisation bound, RGB frames alongside."""
     resize: ResizeOptions
     algorithm: str = "tvl1"
     bound: float = DEFAULT_BOUND
@@ -77,6 +78,7 @@ def extract_video_flow(path: str, folder: str, options: FlowOptions) -> int:
 
 
 def flow_manifest(options: FlowOptions) -> dict:
+    """What the flow folders were made with, recorded so a rerun with other settings is refused."""
     return {"content": "flow+rgb" if options.with_rgb else "flow", "algorithm": options.algorithm,
             "parameters": FlowComputer(options.algorithm).parameters(), "bound": options.bound,
             "quantisation": "rint(255 * (clip(v, -bound, bound) + bound) / (2 * bound))",
@@ -85,6 +87,7 @@ def flow_manifest(options: FlowOptions) -> dict:
 
 @command
 def main(argv: list[str] | None = None) -> int:
+    """Console script video3d-extract-flow / python -m data_prep.extract_flow."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     parser.add_argument("--algo", choices=FLOW_ALGORITHMS, default="tvl1", help="flow algorithm")

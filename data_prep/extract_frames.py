@@ -28,11 +28,12 @@ from data_prep.pool import report, run_videos
 from video3d.cli.base import command, default_workers, positive_int
 from video3d.data.frame_folders import RGB_TEMPLATE
 
-JPEG_QUALITY = 95  # OpenCV's default, what denseflow writes (frameworks.md section 4.2)
+JPEG_QUALITY = 95  # OpenCV's default, what denseflow writes (docs/DATA.md)
 
 
 @dataclass(frozen=True)
 class ResizeOptions:
+    """How frames are resized, resampled in time and encoded (JPEG quality)."""
     short_side: int | None = None
     size: tuple[int, int] | None = None
     fps: float | None = None
@@ -99,12 +100,14 @@ def extract_video_frames(path: str, folder: str, options: ResizeOptions) -> int:
 
 
 def resize_manifest(options: ResizeOptions) -> dict:
+    """The resize settings as recorded in a folder's manifest."""
     return {"short_side": options.short_side, "size": list(options.size) if options.size else None,
             "fps": options.fps, "jpeg_quality": options.quality, "opencv": cv2.__version__}
 
 
 @command
 def main(argv: list[str] | None = None) -> int:
+    """Console script video3d-extract-frames / python -m data_prep.extract_frames."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     args = parser.parse_args(argv)

@@ -1,10 +1,10 @@
 """Optical flow for extraction: the algorithms, resizing and quantisation as plain functions.
 
-Quantisation follows denseflow / mmaction2 (shared/reference/frameworks.md section 4.2): clip
+Quantisation follows denseflow / mmaction2 (docs/DATA.md): clip
 each component to [-bound, bound] and map it to round(255 (v + bound) / (2 bound)). Zero flow
 lands on 127.5, which `np.rint` (round half to even) writes as 128; the data layer feeds the
 network (q - 128) / 128. TV-L1 is OpenCV contrib's `DualTVL1OpticalFlow` with its defaults
-(section 4.3), run on grayscale frames after resizing.
+(docs/FLOW.md), run on grayscale frames after resizing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from video3d.errors import DataError
 
 FLOW_ALGORITHMS = ("tvl1", "dis", "farneback")
-# The Farneback settings of shared/reference/feasibility.md section 4 (OpenCV's tutorial values).
+# OpenCV's tutorial values for Farneback (docs/ENVIRONMENT.md).
 FARNEBACK_PARAMS = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5,
                     "poly_sigma": 1.2, "flags": 0}
 

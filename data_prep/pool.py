@@ -38,6 +38,7 @@ WorkFn = Callable[[str, str, Any], int]
 
 @dataclass
 class RunSummary:
+    """Counts of one extraction run: videos in total, skipped (already done), done, failed."""
     total: int = 0
     skipped: int = 0
     done: int = 0
@@ -46,7 +47,7 @@ class RunSummary:
 
 
 def _init_worker() -> None:
-    cv2.setNumThreads(1)  # parallel over videos, one core each (feasibility.md section 4)
+    cv2.setNumThreads(1)  # parallel over videos, one core each (docs/ENVIRONMENT.md)
 
 
 def _run_one(work: WorkFn, out_dir: str, options: Any, task: VideoTask) -> tuple[VideoTask, int, str | None]:

@@ -58,6 +58,7 @@ def scan(paths: list[str], workers: int, progress: bool = True) -> list[dict]:
 
 
 def default_output(list_path: str) -> str:
+    """Where the scan of `list_path` goes by default: the list's name with its extension replaced."""
     stem = os.path.normpath(list_path)
     for extension in (".csv", ".txt"):
         if stem.endswith(extension):
@@ -67,6 +68,7 @@ def default_output(list_path: str) -> str:
 
 @command
 def main(argv: list[str] | None = None) -> int:
+    """Console script video3d-scan-videos / python -m data_prep.scan_videos."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("list", help="video list, list of paths, or folder of videos")
     parser.add_argument("--prefix", help="folder the relative paths of the list start from")

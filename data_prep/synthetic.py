@@ -1,4 +1,4 @@
-"""SynthMotion: a small, seeded action dataset of real H.264 videos (DESIGN.md section 5).
+"""SynthMotion: a small, seeded action dataset of real H.264 videos (docs/DATA.md).
 
     python -m data_prep.synthetic OUT_DIR [--num-train 320 --num-val 96 --seed 0 --size 96
                                            --frames 60 --fps 30 --num-broken 0 --workers N]
@@ -349,6 +349,7 @@ def _add_broken(out_dir: str, split: str, entries: list[tuple[str, int]], count:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Output folder, sizes of the splits, seed and video settings (None: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="output folder (lists, class names, videos/)")
     parser.add_argument("--num-train", type=non_negative_int, default=320, help="training videos")
@@ -364,6 +365,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @command
 def main(argv: list[str] | None = None) -> int:
+    """Console script video3d-synthetic / python -m data_prep.synthetic."""
     args = parse_args(argv)
     lists = generate(
         args.out_dir,

@@ -7,7 +7,7 @@ def _alias_functional_tensor() -> None:
     """pytorchvideo 0.1.5 imports ``torchvision.transforms.functional_tensor``, which
     torchvision renamed to ``_functional_tensor``; alias it once, before any pytorchvideo
     import. Aliasing to ``torchvision.transforms.functional`` instead breaks its affine ops
-    (shared/reference/feasibility.md, section 2)."""
+    (docs/ENVIRONMENT.md)."""
     try:
         import torchvision.transforms._functional_tensor as functional_tensor
     except ImportError:  # an older torchvision still ships the public module

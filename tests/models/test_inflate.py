@@ -1,5 +1,5 @@
-"""2D -> 3D inflation and weight transfer (DESIGN.md 2.2): a centre-inflated 3D model on a
-static clip equals the 2D model on the image (reference/architectures.md section 5)."""
+"""2D -> 3D inflation and weight transfer (docs/MODELS.md): a centre-inflated 3D model on a
+static clip equals the 2D model on the image."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact parameter counts of the named models (DESIGN.md 2.1, reference/architectures.md 6)."""
+"""Exact parameter counts of the named models (docs/MODELS.md)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_ffc_twin_adds_exactly_three_layernorms(name, count_params):
     ("resnet3d_50", 25_557_032),  # torchvision resnet50
     ("iresnet3d_50", 25_557_032),  # official iresnet50: same convs and BN widths
     ("resnest3d_50", 27_483_240),  # timm resnest50d
-    ("hsresnet3d_50", 26_875_557),  # HS-ResNet-50 16w-6s, reference 3.4
+    ("hsresnet3d_50", 26_875_557),  # HS-ResNet-50 16w-6s (docs/MODELS.md)
 ])
 def test_two_d_equivalent_settings_reproduce_the_2d_counts(name, count, count_params):
     assert count_params(f"configs/kinetics/{name}.yaml", *TWO_D) == count

@@ -168,6 +168,7 @@ def sieve_items(items: list[tuple[str, Any]], defaults: CfgNode, source: str) ->
 
 
 def unflatten(kept: Mapping[str, Any]) -> dict:
+    """{"A.B": v} -> {"A": {"B": v}}: dotted keys back into a nested tree."""
     tree: dict = {}
     for key, value in kept.items():
         node = tree

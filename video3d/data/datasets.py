@@ -79,6 +79,7 @@ class VideoDataset(Dataset):
         return len(self.records)
 
     def set_epoch(self, epoch: int) -> None:
+        """The epoch whose samples plain indices give (the sampler passes (epoch, index) keys)."""
         self.epoch = int(epoch)
 
     # ------------------------------------------------------------------ temporal sampling
@@ -166,6 +167,7 @@ class SegmentVideoDataset(VideoDataset):
     the segment middle for validation; test clip k of K takes offset (k + 0.5) / K."""
 
     def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None) -> list[int]:
+        """One frame per segment: random positions with `generator`, segment middles without."""
         segments = self.cfg.DATA.NUM_FRAMES
         if generator is None:
             return sampling.segment_indices(num_video_frames, sampling.segment_view_positions(segments, 0, 1))

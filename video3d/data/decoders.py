@@ -9,8 +9,8 @@ PyAV seeks to the keyframe before the first wanted frame and decodes forward,
 seeking again only across long gaps, so it never decodes from the start when it need not;
 unwanted frames that no other frame references are not decoded at all, and only the wanted
 frames are converted to RGB. A header that promises more frames than the
-file holds (a truncated download: shared/reference/feasibility.md section 3 reports 300
-frames announced, 140 decodable) surfaces as a `DecodeError` naming the first missing frame,
+file holds (a truncated download: docs/ENVIRONMENT.md, 300 frames announced, 140
+decodable) surfaces as a `DecodeError` naming the first missing frame,
 never as a silently short clip.
 """
 

@@ -1,6 +1,6 @@
 """Frame folders behind `FrameSource`: extracted RGB frames and quantised optical flow.
 
-Layout (the de-facto standard of denseflow / mmaction2; shared/reference/frameworks.md 4.1):
+Layout (the de-facto standard of denseflow / mmaction2; docs/DATA.md):
 
     <folder>/img_00001.jpg ...        RGB frames, 1-based
     <folder>/flow_x_00001.jpg ...     flow from frame t to t+1, x component, 1-based

@@ -90,10 +90,12 @@ def read_list(list_path: str, fmt: str, prefix: str, num_classes: int, separator
 
 
 def read_class_names(path: str) -> list[str]:
+    """One class name per line, by label."""
     return [line.strip() for _, line in _read_lines(path)]
 
 
 def kinetics_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
+    """The `split` list of DATA.PATH_TO_DATA_DIR (video or frame list, as DATA.FORMAT says)."""
     list_path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{split}.csv")
     if not os.path.isfile(list_path):
         raise DataError(f"{list_path}: list for split {split!r} not found (DATA.PATH_TO_DATA_DIR)")
@@ -120,6 +122,7 @@ def ssv2_template_label(template: str, labels: dict[str, str], where: str) -> in
 
 
 def ssv2_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
+    """SSv2 videos of `split` from the official json files, labels from their templates."""
     folder = cfg.DATA.SSV2_LABELS_DIR
     labels = _load_json(os.path.join(folder, "something-something-v2-labels.json"))
     part = "train" if split == "train" else "validation"
@@ -142,6 +145,7 @@ HMDB51_SPLIT_IDS = {"train": 1, "val": 2, "test": 2}
 
 
 def hmdb51_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
+    """HMDB51 videos of `split` from the official split files of DATA.SPLIT_ID (1 train, 2 test)."""
     folder, split_id = cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.SPLIT_ID
     if split_id not in (1, 2, 3):
         raise DataError(f"DATA.SPLIT_ID must be 1, 2 or 3 for HMDB51, got {split_id}")

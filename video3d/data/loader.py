@@ -51,6 +51,7 @@ class ResumableSampler(Sampler):
 
 
 def per_process_batch_size(global_batch: int, world_size: int, accum_steps: int = 1) -> int:
+    """Clips per process and micro-batch; ConfigError when the global batch does not divide."""
     if global_batch % (world_size * accum_steps):
         raise ConfigError(f"TRAIN.BATCH_SIZE {global_batch} is not divisible by the {world_size} processes "
                           f"x TRAIN.ACCUM_STEPS {accum_steps}")

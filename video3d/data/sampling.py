@@ -86,6 +86,7 @@ class EvenlySpacedClips:
 
     @classmethod
     def from_cfg(cls, cfg) -> EvenlySpacedClips:
+        """DATA.NUM_FRAMES, DATA.SAMPLING_RATE and DATA.TARGET_FPS."""
         return cls(cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE, cfg.DATA.TARGET_FPS)
 
     def __call__(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:
@@ -103,6 +104,7 @@ class SegmentClips:
 
     @classmethod
     def from_cfg(cls, cfg) -> SegmentClips:
+        """DATA.NUM_FRAMES segments."""
         return cls(cfg.DATA.NUM_FRAMES)
 
     def __call__(self, num_video_frames: int, fps: float, num_clips: int) -> list[list[int]]:

@@ -37,12 +37,13 @@ def random_crop_box(height: int, width: int, size: int, u_y: float, u_x: float) 
 
 
 def centre_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
+    """(top, left) of the centred `size` square."""
     return (height - size) // 2, (width - size) // 2
 
 
 def multiview_crop_boxes(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
     """(top, left) of the test crops: 1 = centre; 3 = left, centre, right along the long
-    side of a landscape frame, top, centre, bottom of a portrait one (frameworks.md 1.9)."""
+    side of a landscape frame, top, centre, bottom of a portrait one (docs/DATA.md)."""
     centre = centre_crop_box(height, width, size)
     if num_crops == 1:
         return [centre]
@@ -71,10 +72,12 @@ def resize_clip(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def resize_short_side(clip: torch.Tensor, short_side: int) -> torch.Tensor:
+    """Resize uint8 `[T, C, H, W]` so the short side is `short_side` (aspect kept)."""
     return resize_clip(clip, short_side_size(clip.shape[-2], clip.shape[-1], short_side))
 
 
 def crop_clip(clip: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
+    """The `size` square at (top, left) of `[T, C, H, W]` (a view, no copy)."""
     if top < 0 or left < 0 or top + size > clip.shape[-2] or left + size > clip.shape[-1]:
         raise ValueError(f"crop {size} at ({top}, {left}) does not fit a {tuple(clip.shape[-2:])} frame")
     return clip[..., top : top + size, left : left + size]

@@ -45,10 +45,12 @@ _PICKLE_PROTOCOL_2 = b"\x80\x02"  # torch.save's legacy format (and plain pickle
 
 
 def checkpoint_dir(cfg: CfgNode) -> str:
+    """OUTPUT_DIR/checkpoints."""
     return os.path.join(cfg.OUTPUT_DIR, "checkpoints")
 
 
 def epoch_checkpoint_path(cfg: CfgNode, completed_epochs: int) -> str:
+    """OUTPUT_DIR/checkpoints/checkpoint_epoch_%05d.pyth of `epoch` completed epochs."""
     return os.path.join(checkpoint_dir(cfg), EPOCH_PATTERN.format(completed_epochs))
 
 
@@ -176,6 +178,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def strip_ddp_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state dict without DDP's `module.` prefix, when every key carries it."""
     if state_dict and all(key.startswith(_DDP_PREFIX) for key in state_dict):
         return {key[len(_DDP_PREFIX):]: value for key, value in state_dict.items()}
     return dict(state_dict)

@@ -25,6 +25,7 @@ DEFAULT_MASTER_PORT = "29500"
 
 @dataclass(frozen=True)
 class ProcessInfo:
+    """Global rank, number of processes, and rank on this node."""
     rank: int
     world_size: int
     local_rank: int
@@ -75,6 +76,7 @@ def get_device(cfg: CfgNode, local_rank: int = 0) -> torch.device:
 
 
 def backend_for(cfg: CfgNode) -> str:
+    """DIST_BACKEND, or for auto: nccl on GPUs, gloo on the CPU."""
     if cfg.DIST_BACKEND != "auto":
         return cfg.DIST_BACKEND
     return "nccl" if cfg.NUM_GPUS > 0 else "gloo"
@@ -159,5 +161,6 @@ def init_distributed(cfg: CfgNode, init_method: str | None = None) -> ProcessInf
 
 
 def destroy_distributed() -> None:
+    """Leave the process group, if one was joined."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

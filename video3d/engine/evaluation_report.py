@@ -30,6 +30,7 @@ def results_path(cfg: CfgNode) -> str:
 
 
 def confusion_matrix_path(cfg: CfgNode) -> str:
+    """OUTPUT_DIR/plots/confusion_matrix.png."""
     return os.path.join(cfg.OUTPUT_DIR, "plots", "confusion_matrix.png")
 
 

@@ -64,6 +64,7 @@ class ValIterLog:
         self.iteration, self.total_time, self.length = 0, 0.0, None
 
     def timed(self, loader: Iterable):
+        """`loader`'s batches, timing each one and logging every LOG_PERIOD."""
         self.length = len(loader) if hasattr(loader, "__len__") else None
         start = time.perf_counter()
         for batch in loader:
@@ -76,10 +77,12 @@ class ValIterLog:
             start = time.perf_counter()
 
     def update(self, top1: int, top5: int, clips: int) -> None:
+        """Record one batch's top-1 / top-5 hits out of `clips`."""
         self.errors["top1"].append(100.0 * (1 - top1 / clips))
         self.errors["top5"].append(100.0 * (1 - top5 / clips))
 
     def seconds_per_iteration(self) -> float:
+        """Mean seconds per validation batch so far."""
         return self.total_time / self.iteration if self.iteration else 0.0
 
     def _log(self) -> None:

@@ -30,6 +30,7 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
 
 
 def format_eta(seconds: float) -> str:
+    """H:MM:SS of a (non-negative) number of seconds."""
     return str(datetime.timedelta(seconds=int(max(seconds, 0))))
 
 
@@ -58,6 +59,7 @@ class TrainMeter:
         self.reset()
 
     def reset(self) -> None:
+        """Start a new epoch: empty windows and totals."""
         self.recent = {key: deque(maxlen=self.window) for key in ("loss", "dt", "dt_data", "dt_net")}
         self.loss_sum = 0.0
         self.top1_wrong = 0.0
@@ -70,6 +72,7 @@ class TrainMeter:
 
     def update(self, loss: float, samples: float, top1_correct: float | None, top5_correct: float | None,
                dt_data: float, dt_net: float) -> None:
+        """Add one step: its loss, hits (None under mixup) and data / network seconds."""
         self.recent["loss"].append(loss)
         self.recent["dt_data"].append(dt_data)
         self.recent["dt_net"].append(dt_net)
@@ -87,10 +90,12 @@ class TrainMeter:
             self.recent.setdefault("top5_err", deque(maxlen=self.window)).append(100.0 * (1 - top5_correct / samples))
 
     def median(self, key: str) -> float | None:
+        """Median of `key` over the recent window (None before the first step)."""
         values = self.recent.get(key)
         return statistics.median(values) if values else None
 
     def seconds_per_iteration(self) -> float:
+        """Mean seconds per step this epoch."""
         return self.time_sum / self.iterations if self.iterations else 0.0
 
     def data_seconds_per_iteration(self) -> float:
@@ -112,5 +117,6 @@ class TrainMeter:
                 "samples": self.samples, "topk_samples": self.topk_samples}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the epoch totals saved mid-epoch (`state_dict`)."""
         for key, value in state.items():
             setattr(self, key, float(value))

@@ -53,6 +53,7 @@ class TrainComponents:
 
 
 def default_components() -> TrainComponents:
+    """The real models and data layers (imported here: they are heavy and tests replace them)."""
     from video3d.data import build_loader, set_loader_epoch
     from video3d.models import build_model, load_pretrained, training_logits
 

@@ -73,6 +73,7 @@ class ResidualBlock(nn.Module):
 
     @property
     def final_bn(self) -> nn.Module | None:
+        """The branch-final BN (`final_bn_name`), None where the role has none."""
         return getattr(self, self.final_bn_name, None)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:

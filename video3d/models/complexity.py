@@ -11,12 +11,13 @@ from torch import nn
 
 from video3d.config.checks import input_channels
 
-# Only these count (reference/architectures.md 0: "MACs" = conv + linear layers); fvcore's
+# Only these count ("MACs" = conv + linear layers, docs/ENVIRONMENT.md); fvcore's
 # other handles (norms, pools, element-wise ops) are left out, as the papers' tables mostly do.
 _COUNTED_OPERATORS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of `model`."""
     return sum(p.numel() for p in model.parameters())
 
 

@@ -67,6 +67,7 @@ class HSConv(nn.Module):
 
     @property
     def out_channels(self) -> int:
+        """s x w: every input channel comes out once."""
         return self.width * self.scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

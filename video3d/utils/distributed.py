@@ -10,18 +10,22 @@ import torch.distributed as dist
 
 
 def is_distributed() -> bool:
+    """True inside an initialised process group."""
     return dist.is_available() and dist.is_initialized()
 
 
 def get_rank() -> int:
+    """This process's global rank (0 without a process group)."""
     return dist.get_rank() if is_distributed() else 0
 
 
 def get_world_size() -> int:
+    """Number of processes (1 without a process group)."""
     return dist.get_world_size() if is_distributed() else 1
 
 
 def is_main_process() -> bool:
+    """Rank 0: the process that writes files and logs."""
     return get_rank() == 0
 
 
@@ -35,5 +39,6 @@ def all_gather_objects(obj) -> list:
 
 
 def barrier() -> None:
+    """Wait for every process (no-op without a process group)."""
     if is_distributed():
         dist.barrier()
