@@ -178,17 +178,13 @@ def _texture(params: MotionParams, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.clip(0.5 + 0.5 * along, 0.0, 1.0)
 
 
-def render_video(params: MotionParams) -> np.ndarray:
-    """All frames of one video, uint8 [T, H, W, 3] RGB."""
+def _blob_frames(params: MotionParams):
+    """Per frame t: (t, alpha [H, W] float64 in 0..1, u, v): the blob's coverage of each pixel
+    (anti-aliased edge) and every pixel's coordinates in the blob's own rotating, scaling frame."""
     size = params.size
     grid = np.arange(size, dtype=np.float64) + 0.5
     xs, ys = np.meshgrid(grid, grid)
-    background = _background(params)
-    noise_rng = np.random.default_rng(params.noise_seed)
     center_x, center_y, angle, radius = trajectory(params)
-    color_a = np.asarray(params.color_a, dtype=np.float32)
-    color_b = np.asarray(params.color_b, dtype=np.float32)
-    frames = np.empty((params.frames, size, size, 3), dtype=np.uint8)
     for t in range(params.frames):
         # Shortest offset on the torus, so a blob leaving one border enters at the other.
         dx = np.mod(xs - center_x[t] + size / 2.0, size) - size / 2.0
@@ -201,7 +197,29 @@ def render_video(params: MotionParams) -> np.ndarray:
         boundary = np.ones_like(rho)
         for k, amplitude, phase in params.harmonics:
             boundary += amplitude * np.cos(k * phi + phase)
-        alpha = np.clip((boundary - rho) * radius[t] + 0.5, 0.0, 1.0)[..., None].astype(np.float32)
+        yield t, np.clip((boundary - rho) * radius[t] + 0.5, 0.0, 1.0), u, v
+
+
+def shape_masks(params: MotionParams) -> np.ndarray:
+    """Where the blob is in every frame of `render_video(params)`: float32 [T, H, W], 1 inside,
+    0 outside, fractional on the anti-aliased edge. Draws no random numbers, so asking for the
+    masks never changes the video."""
+    masks = np.empty((params.frames, params.size, params.size), dtype=np.float32)
+    for t, alpha, _, _ in _blob_frames(params):
+        masks[t] = alpha
+    return masks
+
+
+def render_video(params: MotionParams) -> np.ndarray:
+    """All frames of one video, uint8 [T, H, W, 3] RGB."""
+    size = params.size
+    background = _background(params)
+    noise_rng = np.random.default_rng(params.noise_seed)
+    color_a = np.asarray(params.color_a, dtype=np.float32)
+    color_b = np.asarray(params.color_b, dtype=np.float32)
+    frames = np.empty((params.frames, size, size, 3), dtype=np.uint8)
+    for t, blob_alpha, u, v in _blob_frames(params):
+        alpha = blob_alpha[..., None].astype(np.float32)
         tex = _texture(params, u, v)[..., None].astype(np.float32)
         shape = tex * color_a + (1.0 - tex) * color_b
         image = alpha * shape + (1.0 - alpha) * background

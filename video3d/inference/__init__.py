@@ -1,0 +1,1 @@
+"""Using a trained model: sliding windows over long videos, exported-model runners, export."""

@@ -1,0 +1,263 @@
+"""The long-video demo: slide the model's clip window over a whole input, decoded once.
+
+Frames are decoded front to back (`VideoStream`); each is resized to DATA.TEST_CROP_SIZE and
+centre-cropped (the per-epoch validation view) into a ring buffer that holds one window, so
+memory does not grow with the video's length. Every `stride` frames a complete window goes
+through the model. Each input frame is then drawn with the top-K labels of the window whose
+centre is nearest to it (held back until that window is known: at most about a window and a
+stride of frames) and written to `annotated.mp4`; each window is a line of `windows.jsonl`;
+`timeline.png` plots the top classes over time at the end.
+
+With `realtime`, frames are consumed no faster than their timestamps (a file then behaves like
+a camera) and a window is skipped when the model has fallen more than one stride behind the
+source; each window's latency (from its last frame's arrival to its scores) is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from video3d.data import sampling, transforms
+from video3d.errors import ConfigError, DataError
+from video3d.inference.annotate import draw_lines, label_lines
+from video3d.inference.runners import runner_device
+from video3d.inference.scores import ClipScores, class_name, clip_scores
+from video3d.inference.stream import StreamFrame, VideoStream
+from video3d.inference.timeline import plot_timeline
+from video3d.inference.video_writer import Mp4Writer
+from video3d.inference.windows import WindowPlan, default_stride, nearest_window
+from video3d.utils.io import atomic_write
+
+logger = logging.getLogger(__name__)
+
+ANNOTATED = "annotated.mp4"
+TIMELINE = "timeline.png"
+WINDOWS = "windows.jsonl"
+
+
+@dataclass
+class WindowResult:
+    """One window: its frames and times, its scores, and (realtime) its latency in seconds."""
+
+    index: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    scores: ClipScores
+    latency: float | None = None
+
+    @property
+    def centre(self) -> float:
+        return (self.start_frame + self.end_frame) / 2.0
+
+    def as_json(self, names: list[str] | None, topk: int) -> dict:
+        entry = {"window": self.index, "start_frame": self.start_frame, "end_frame": self.end_frame,
+                 "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),
+                 "topk": [{"class": k, "name": class_name(names, k), "score": round(s, 6)}
+                          for k, s in self.scores.topk(topk)]}
+        if self.scores.votes is not None:
+            entry["vote"] = {"class": self.scores.pred, "name": class_name(names, self.scores.pred),
+                             "votes": self.scores.votes, "outputs": self.scores.num_outputs}
+        if self.latency is not None:
+            entry["latency_s"] = round(self.latency, 4)
+        return entry
+
+
+@dataclass
+class DemoReport:
+    """What a demo run did; `stopped` says where and why the input ended early (None: it did not)."""
+
+    frames: int = 0
+    fps: float = 0.0
+    windows: int = 0
+    skipped_windows: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    stopped: str | None = None
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def speed(self) -> float:
+        """Source seconds processed per wall-clock second (>= 1: faster than real time)."""
+        return (self.frames / self.fps) / self.seconds if self.seconds > 0 and self.fps > 0 else 0.0
+
+
+def prepare_output_dir(path: str) -> str:
+    """Create the output folder; a file in its place is a `DataError`."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise DataError(f"output folder {path} is a file")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create output folder {path}: {error.strerror}") from error
+    return path
+
+
+class ClipPreprocessor:
+    """RGB frame [H, W, 3] uint8 -> the network's view of it, uint8 [C, S, S]: short side to
+    DATA.TEST_CROP_SIZE, centre crop; `clip` stacks and normalises frames into [1, C, T, S, S]."""
+
+    def __init__(self, cfg: CfgNode):
+        if cfg.DATA.MODALITY != "rgb":
+            raise ConfigError(
+                f"DATA.MODALITY {cfg.DATA.MODALITY}: this model needs optical flow computed from the raw video, "
+                "which the demo cannot do yet; use an RGB model")
+        self.size = int(cfg.DATA.TEST_CROP_SIZE)
+        self.mean, self.std = transforms.normalization_for(
+            cfg.DATA.MODALITY, cfg.DATA.MEAN, cfg.DATA.STD, cfg.DATA.FLOW_MEAN, cfg.DATA.FLOW_STD)
+
+    def frame(self, image: np.ndarray) -> torch.Tensor:
+        chw = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+        resized = transforms.resize_short_side(chw, self.size)
+        top, left = transforms.centre_crop_box(resized.shape[-2], resized.shape[-1], self.size)
+        return transforms.crop_clip(resized, top, left, self.size)[0].contiguous()
+
+    def clip(self, frames: list[torch.Tensor]) -> torch.Tensor:
+        return transforms.normalize(torch.stack(frames), self.mean, self.std).unsqueeze(0)
+
+
+class LongVideoDemo:
+    """Runs `model` over `url`, writing ANNOTATED, WINDOWS and TIMELINE into `out_dir`.
+
+    `on_window(result)` is called after every window (the tool prints progress with it)."""
+
+    def __init__(self, cfg: CfgNode, model: nn.Module, class_names: list[str] | None = None,
+                 stride: int | None = None, topk: int = 5, realtime: bool = False,
+                 on_window: Callable[[WindowResult], None] | None = None):
+        self.cfg = cfg
+        self.model = model.eval()
+        self.device = runner_device(model)
+        self.names = class_names
+        self.stride = stride
+        self.topk = max(1, int(topk))
+        self.realtime = realtime
+        self.on_window = on_window
+        self.preprocess = ClipPreprocessor(cfg)
+        if stride is not None and stride < 1:
+            raise ConfigError(f"--stride must be >= 1 frame, got {stride}")
+
+    def plan_for(self, fps: float) -> WindowPlan:
+        data = self.cfg.DATA
+        step = sampling.frame_step(data.SAMPLING_RATE, fps, data.TARGET_FPS)
+        return WindowPlan(data.NUM_FRAMES, step, self.stride or default_stride(data.NUM_FRAMES, step))
+
+    def run(self, url: str, out_dir: str) -> DemoReport:
+        prepare_output_dir(out_dir)
+        report = DemoReport()
+        with VideoStream(url) as stream:
+            report.fps = stream.fps
+            plan = self.plan_for(stream.fps)
+            logger.info("%s: %dx%d at %.3f fps; window %d frames (%d read), stride %d", url, stream.width,
+                        stream.height, stream.fps, plan.span, plan.num_frames, plan.stride)
+            writer = Mp4Writer(os.path.join(out_dir, ANNOTATED), stream.rate, stream.width, stream.height)
+            try:
+                with writer, atomic_write(os.path.join(out_dir, WINDOWS)) as lines:
+                    results = self._slide(stream, plan, writer, lines, report)
+            finally:
+                report.stopped = stream.stopped
+                report.frames = stream.frames_read
+        if writer.frames_written:
+            report.outputs.append(os.path.join(out_dir, ANNOTATED))
+        report.outputs.append(os.path.join(out_dir, WINDOWS))
+        if results:
+            probs = np.stack([r.scores.probs.float().numpy() for r in results])
+            times = [(r.start_time + r.end_time) / 2.0 for r in results]
+            names = [class_name(self.names, k) for k in range(probs.shape[1])]
+            plot_timeline(times, probs, names, os.path.join(out_dir, TIMELINE),
+                          title=f"{os.path.basename(url)}: top classes per window (stride {plan.stride} frames)")
+            report.outputs.append(os.path.join(out_dir, TIMELINE))
+        return report
+
+    # ------------------------------------------------------------------ the loop
+    def _slide(self, stream: VideoStream, plan: WindowPlan, writer: Mp4Writer, lines, report: DemoReport
+               ) -> list[WindowResult]:
+        ring: deque[tuple[int, float, torch.Tensor]] = deque(maxlen=plan.span)
+        held: deque[StreamFrame] = deque()  # input frames waiting for their nearest window
+        results: list[WindowResult] = []
+        self._cursor = 0
+        last_start = None
+        wall_start = time.perf_counter()
+        try:
+            for frame in stream:
+                if self.realtime:
+                    ahead = frame.time - (time.perf_counter() - wall_start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                ring.append((frame.index, frame.time, self.preprocess.frame(frame.image)))
+                held.append(frame)
+                start = plan.start_ready_at(frame.index)
+                if start is not None:
+                    last_start = start
+                    lag = time.perf_counter() - wall_start - frame.time
+                    if self.realtime and results and lag > plan.stride / stream.fps:
+                        report.skipped_windows += 1
+                    else:
+                        self._window(ring, plan, start, frame.index, results, lines, report, wall_start)
+                self._release(held, results, writer, final=False, limit=2 * plan.span + plan.stride)
+            if ring:
+                tail = plan.tail_start(ring[-1][0] + 1, last_start)
+                if tail is not None:
+                    self._window(ring, plan, tail, ring[-1][0], results, lines, report, wall_start)
+        finally:
+            self._release(held, results, writer, final=True)
+            report.seconds = time.perf_counter() - wall_start
+        return results
+
+    def _window(self, ring, plan: WindowPlan, start: int, last: int, results: list[WindowResult], lines,
+                report: DemoReport, wall_start: float) -> None:
+        by_index = {index: (t, image) for index, t, image in ring}
+        indices = plan.indices(start, last_frame=last)
+        clip = self.preprocess.clip([by_index[i][1] for i in indices]).to(self.device)
+        began = time.perf_counter()
+        with torch.inference_mode():
+            logits = self.model(clip)[0].float().cpu()
+        report.model_seconds += time.perf_counter() - began
+        end = min(start + plan.span - 1, last)
+        result = WindowResult(len(results), start, end, by_index[start][0], by_index[end][0],
+                              clip_scores(logits, self.cfg.FFC.TEST_ENSEMBLE))
+        if self.realtime:
+            result.latency = time.perf_counter() - wall_start - by_index[end][0]
+            report.latencies.append(result.latency)
+        results.append(result)
+        report.windows += 1
+        lines.write(json.dumps(result.as_json(self.names, self.topk)) + "\n")
+        if self.on_window is not None:
+            self.on_window(result)
+
+    def _release(self, held: deque[StreamFrame], results: list[WindowResult], writer: Mp4Writer,
+                 final: bool, limit: int = 0) -> None:
+        """Write the held frames whose nearest window is known: one whose centre lies at or after
+        the frame has been computed (or the input has ended, or too many frames wait)."""
+        if not results:
+            if final:
+                held.clear()  # no window at all (no frame decoded): nothing to draw
+            return
+        last_centre = results[-1].centre
+        while held and (final or held[0].index <= last_centre or len(held) > limit):
+            frame = held.popleft()
+            writer.write(draw_lines(frame.image, self._labels(self._nearest(results, frame.index))))
+
+    def _nearest(self, results: list[WindowResult], index: int) -> WindowResult:
+        # Frames are released in order, so the search starts where the previous one ended.
+        self._cursor = nearest_window(index, [r.centre for r in results[self._cursor:]]) + self._cursor
+        return results[self._cursor]
+
+    def _labels(self, result: WindowResult) -> list[str]:
+        topk = [(class_name(self.names, k), s) for k, s in result.scores.topk(self.topk)]
+        vote = None
+        if result.scores.votes is not None:
+            vote = (class_name(self.names, result.scores.pred), result.scores.votes, result.scores.num_outputs)
+        return label_lines(topk, vote)
