@@ -18,8 +18,8 @@ import sys
 
 import numpy as np
 
-from data_prep.cli import positive_int, run_main
 from data_prep.synthetic import CLASS_NAMES, render_video, sample_params
+from video3d.cli.base import command, positive_int
 from video3d.errors import DataError
 from video3d.inference.video_writer import Mp4Writer
 from video3d.utils.io import atomic_write_text
@@ -60,6 +60,7 @@ def generate_long(path: str, seconds: float = 600.0, size: int = 96, segment_fra
     return info
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="output .mp4 (the segment list goes beside it as .json)")
@@ -75,4 +76,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(main())

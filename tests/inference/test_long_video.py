@@ -103,7 +103,7 @@ class _SlowModel(torch.nn.Module):
 def test_realtime_skips_windows_when_the_model_is_slower_than_the_source(tiny_cfg, tmp_path):
     video = write_video(tmp_path / "v.mp4", 60)  # 2 s; a window every 4 frames (0.13 s)
     report = LongVideoDemo(tiny_cfg, _SlowModel(0.4), NAMES, realtime=True).run(video, str(tmp_path / "out"))
-    assert report.skipped_windows > 0 and report.windows >= 2
+    assert report.skipped_windows > 0 and report.windows >= 1
     assert report.windows + report.skipped_windows == 14  # starts 0, 4, ..., 52; no tail needed
     assert len(report.latencies) == report.windows and min(report.latencies) >= 0.39
     assert report.seconds >= 1.9  # paced at the source's rate

@@ -18,15 +18,15 @@ import logging
 import sys
 
 from video3d.cli.base import command, config_parser, load_cfg, parse_config_args, split_overrides
-from video3d.engine.evaluator import load_test_model
 from video3d.engine.predictor import Prediction, predict_files
 from video3d.engine.results import load_class_names
+from video3d.inference.runners import load_runner
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """`--cfg`, `--checkpoint`, `--json`, then the videos, then the overrides."""
     parser = config_parser(__doc__)
-    parser.add_argument("--checkpoint", required=True, help="weights to load (.pyth)")
+    parser.add_argument("--checkpoint", required=True, help="weights (.pyth), or a video3d-export file (.onnx on onnxruntime, TorchScript)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     args, rest = parse_config_args(parser, argv)
     args.videos, args.overrides = split_overrides(rest)
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     # The library's progress lines would mix with the output; failures are printed below.
     logging.getLogger("video3d").setLevel(logging.CRITICAL)
     cfg = load_cfg(args, args.overrides)
-    model = load_test_model(cfg, args.checkpoint)
+    model = load_runner(cfg, args.checkpoint)
     predictions = predict_files(cfg, model, args.videos)
     names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
     for prediction in predictions:

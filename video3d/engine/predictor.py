@@ -36,7 +36,8 @@ def files_dataset(cfg: CfgNode, paths: Sequence[str]) -> MultiViewDataset:
 def predict_files(cfg: CfgNode, model: nn.Module, paths: Sequence[str], top_k: int = 5) -> list[Prediction]:
     """One `Prediction` per path, in order; a file that cannot be decoded gets its reason."""
     model.eval()
-    device = next(model.parameters()).device
+    parameter = next(model.parameters(), None)  # exported models (onnxruntime) have none: CPU
+    device = parameter.device if parameter is not None else torch.device("cpu")
     results = evaluate_videos(model, files_dataset(cfg, paths), list(range(len(paths))), cfg, device,
                               Normalizer.from_cfg(cfg))
     predictions = []

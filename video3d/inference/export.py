@@ -58,7 +58,7 @@ def exportable(model: nn.Module) -> nn.Module:
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """max |actual - expected| / max |expected| (the export check and the tests use it)."""
     scale = float(expected.abs().max()) or 1.0
-    return float((actual.float() - expected.float()).abs().max()) / scale
+    return float((actual.detach().float() - expected.detach().float()).abs().max()) / scale
 
 
 def export_model(model: nn.Module, cfg: CfgNode, fmt: str, path: str, seed: int = 0) -> ExportCheck:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
+from video3d.engine.evaluator import load_test_model
 from video3d.errors import CheckpointError
 
 EXPORT_NOTE = "video3d.json"  # ONNX metadata key / TorchScript extra file holding `export_note`
@@ -87,7 +89,9 @@ class TorchScriptRunner(nn.Module):
         super().__init__()
         files = {EXPORT_NOTE: ""}
         try:
-            self.module = torch.jit.load(path, map_location="cpu", _extra_files=files)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+                self.module = torch.jit.load(path, map_location="cpu", _extra_files=files)
         except Exception as error:
             raise CheckpointError(f"{path} is not a readable TorchScript file: {type(error).__name__}: "
                                   f"{' '.join(str(error).split())[:200]}") from error
@@ -118,8 +122,6 @@ def load_runner(cfg: CfgNode, path: str) -> nn.Module:
     Raises `CheckpointError` when the file does not fit the config."""
     kind = model_file_kind(path)
     if kind == "checkpoint":
-        from video3d.engine.evaluator import load_test_model
-
         return load_test_model(cfg, path).eval()
     runner = OnnxRunner(path) if kind == "onnx" else TorchScriptRunner(path)
     _check_note(path, runner.note, cfg)

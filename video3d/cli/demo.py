@@ -1,0 +1,79 @@
+"""Run a trained model over a whole video (console script `video3d-demo`, or tools/demo.py).
+
+    video3d-demo --cfg FILE --checkpoint CKPT INPUT [--out DIR] [--stride S] [--topk K] [--realtime]
+                 [KEY VALUE ...]
+
+The model's clip window (DATA.NUM_FRAMES x DATA.SAMPLING_RATE frames) slides over the input
+every S frames (default half a window); the input is decoded once and only one window of frames
+is kept. INPUT is a file or anything PyAV opens (a camera device, an rtsp/http url). CKPT is a
+checkpoint (.pyth), an ONNX file (.onnx, run on onnxruntime) or a TorchScript file, both from
+video3d-export. DIR (default demo_output) receives:
+
+  annotated.mp4   the input at its own frame rate and size, each frame with the top-K classes
+                  of the nearest window (FFC models: the vote and its number of votes first)
+  windows.jsonl   one line per window: start/end frame and time, top-K classes and scores
+                  (FFC: the vote), and with --realtime its latency in seconds
+  timeline.png    the scores of the top classes over the video's time
+
+--realtime consumes the input no faster than its frame rate (a file behaves like a camera),
+skips windows when the model falls behind and prints each window's latency.
+If the input stops part-way, what was done is written and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from video3d.cli.base import (
+    command,
+    config_parser,
+    load_cfg,
+    parse_config_args,
+    positive_int,
+    split_overrides,
+)
+from video3d.engine.results import load_class_names
+from video3d.inference.long_video import LongVideoDemo, WindowResult
+from video3d.inference.runners import load_runner
+from video3d.inference.scores import class_name
+
+
+def _printer(names: list[str] | None):
+    def show(result: WindowResult) -> None:
+        best, score = result.scores.topk(1)[0]
+        print(f"window {result.index} [{result.start_time:.2f}-{result.end_time:.2f} s] "
+              f"{class_name(names, best)} {score:.2f}  latency {result.latency:.3f} s", flush=True)
+    return show
+
+
+@command
+def main(argv: list[str]) -> int:
+    """Write annotated.mp4, windows.jsonl and timeline.png for INPUT; exit 1 if the input stopped early."""
+    parser = config_parser(__doc__)
+    parser.add_argument("--checkpoint", required=True, help="checkpoint (.pyth), ONNX (.onnx) or TorchScript file")
+    parser.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
+    parser.add_argument("--stride", type=positive_int, default=None, help="frames between windows (default half a window)")
+    parser.add_argument("--topk", type=positive_int, default=5, help="classes drawn and listed per window")
+    parser.add_argument("--realtime", action="store_true", help="keep up with a live source, skipping windows")
+    args, rest = parse_config_args(parser, argv)
+    inputs, overrides = split_overrides(rest)
+    if len(inputs) != 1:
+        parser.error(f"give exactly one INPUT, got {len(inputs)}")
+    cfg = load_cfg(args, overrides)
+    names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
+    demo = LongVideoDemo(cfg, load_runner(cfg, args.checkpoint), names, stride=args.stride, topk=args.topk,
+                         realtime=args.realtime, on_window=_printer(names) if args.realtime else None)
+    report = demo.run(inputs[0], args.out)
+    seconds_per_window = report.seconds / max(report.windows, 1)
+    print(f"{inputs[0]}: {report.frames} frames ({report.frames / report.fps:.1f} s at {report.fps:.3f} fps), "
+          f"{report.windows} windows in {report.seconds:.1f} s ({seconds_per_window:.3f} s per window, "
+          f"model {report.model_seconds / max(report.windows, 1):.3f} s), {report.speed:.2f}x real time")
+    if args.realtime and report.latencies:
+        print(f"latency: mean {sum(report.latencies) / len(report.latencies):.3f} s, max {max(report.latencies):.3f} s; "
+              f"{report.skipped_windows} windows skipped to keep up")
+    for path in report.outputs:
+        print(f"wrote {path}")
+    if report.stopped:
+        print(f"error: {inputs[0]}: {report.stopped}; the outputs hold the frames before that", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,33 @@
+"""A frame as the network sees it at test time (the per-epoch validation view)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+
+from video3d.data import transforms
+from video3d.errors import ConfigError
+
+
+class ClipPreprocessor:
+    """RGB frame [H, W, 3] uint8 -> the network's view of it, uint8 [C, S, S]: short side to
+    DATA.TEST_CROP_SIZE, centre crop; `clip` stacks and normalises frames into [1, C, T, S, S]."""
+
+    def __init__(self, cfg: CfgNode):
+        if cfg.DATA.MODALITY != "rgb":
+            raise ConfigError(
+                f"DATA.MODALITY {cfg.DATA.MODALITY}: this model needs optical flow computed from the raw video, "
+                "which the demo cannot do yet; use an RGB model")
+        self.size = int(cfg.DATA.TEST_CROP_SIZE)
+        self.mean, self.std = transforms.normalization_for(
+            cfg.DATA.MODALITY, cfg.DATA.MEAN, cfg.DATA.STD, cfg.DATA.FLOW_MEAN, cfg.DATA.FLOW_STD)
+
+    def frame(self, image: np.ndarray) -> torch.Tensor:
+        chw = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+        resized = transforms.resize_short_side(chw, self.size)
+        top, left = transforms.centre_crop_box(resized.shape[-2], resized.shape[-1], self.size)
+        return transforms.crop_clip(resized, top, left, self.size)[0].contiguous()
+
+    def clip(self, frames: list[torch.Tensor]) -> torch.Tensor:
+        return transforms.normalize(torch.stack(frames), self.mean, self.std).unsqueeze(0)

@@ -1,0 +1,78 @@
+"""Grad-CAM of a video file: its centre clip as the model sees it at validation, one map per
+chosen output, drawn as a grid PNG (frames x overlay) and an mp4 of the overlay."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from video3d.data.sources import open_source_from_cfg
+from video3d.engine.predictor import files_dataset
+from video3d.inference.long_video import prepare_output_dir
+from video3d.inference.preprocess import ClipPreprocessor
+from video3d.inference.runners import runner_device
+from video3d.inference.scores import class_name
+from video3d.visualize.gradcam import HeatMap, grad_cam
+from video3d.visualize.render import overlay, save_grid, save_mp4, side_by_side, upscale
+
+
+@dataclass
+class CentreClip:
+    """The validation view of a video: `frames` uint8 [T, S, S, 3] (what the network sees,
+    before normalisation), `clip` float [1, C, T, S, S], the source frame `indices`, `fps`."""
+
+    frames: np.ndarray
+    clip: torch.Tensor
+    indices: list[int]
+    fps: float
+
+
+def centre_clip(cfg: CfgNode, path: str) -> CentreClip:
+    """Decode the centre clip of `path` (the per-epoch validation clip) and preprocess it."""
+    sampler = files_dataset(cfg, [path]).base
+    preprocess = ClipPreprocessor(cfg)
+    with open_source_from_cfg(cfg, path) as source:
+        indices = sampler.clip_indices(source.num_frames, source.fps, None)
+        images = source.get_frames(indices).numpy()
+        fps = source.fps
+    crops = [preprocess.frame(image) for image in images]
+    frames = torch.stack(crops).permute(0, 2, 3, 1).numpy()
+    return CentreClip(frames, preprocess.clip(crops), indices, fps)
+
+
+def _output_name(heat_map: HeatMap) -> str:
+    return "output" if heat_map.output is None else f"Out{heat_map.output + 1}"
+
+
+@dataclass
+class GradCamResult:
+    maps: list[HeatMap]
+    clip: CentreClip
+    outputs: list[str] = field(default_factory=list)
+
+
+def write_gradcam(cfg: CfgNode, model: nn.Module, video: str, out_dir: str, target: int | None = None,
+                  ffc_outputs: list[int] | None = None, layer: str | None = None,
+                  names: list[str] | None = None) -> GradCamResult:
+    """Grad-CAM of `video`'s centre clip into `out_dir`/<video name>_gradcam.{png,mp4}; FFC
+    outputs are 0-based here (the tool takes 1-based numbers, as the paper names them)."""
+    prepare_output_dir(out_dir)
+    clip = centre_clip(cfg, video)
+    maps = grad_cam(model, clip.clip.to(runner_device(model)), target, ffc_outputs, layer, cfg.FFC.TEST_ENSEMBLE)
+    target_name = class_name(names, maps[0].target)
+    rows = [clip.frames] + [overlay(clip.frames, m.heat.numpy()) for m in maps]
+    titles = ["input"] + [f"{_output_name(m)}\n{target_name} {m.score:.2f}" for m in maps]
+    stem = os.path.splitext(os.path.basename(video))[0].lstrip("-") or "video"
+    png = os.path.join(out_dir, f"{stem}_gradcam.png")
+    mp4 = os.path.join(out_dir, f"{stem}_gradcam.mp4")
+    save_grid(rows, titles, png, title=f"Grad-CAM of {target_name} at {layer or 'the last stage'}: "
+              f"{os.path.basename(video)}, frames {clip.indices[0]}..{clip.indices[-1]}",
+              column_titles=[f"frame {i}" for i in clip.indices])
+    step = (clip.indices[-1] - clip.indices[0]) / max(len(clip.indices) - 1, 1) or 1.0
+    save_mp4(side_by_side([upscale(r, 192) for r in rows]), mp4, fps=max(clip.fps / step, 1.0))
+    return GradCamResult(maps, clip, [png, mp4])
