@@ -1,7 +1,7 @@
 """Run a trained model over a whole video (console script `video3d-demo`, or tools/demo.py).
 
     video3d-demo --cfg FILE --checkpoint CKPT INPUT [--out DIR] [--stride S] [--topk K] [--realtime]
-                 [KEY VALUE ...]
+                 [--threads N] [KEY VALUE ...]
 
 The model's clip window (DATA.NUM_FRAMES x DATA.SAMPLING_RATE frames) slides over the input
 every S frames (default half a window); the input is decoded once and only one window of frames
@@ -23,6 +23,8 @@ If the input stops part-way, what was done is written and the exit code is 1.
 from __future__ import annotations
 
 import sys
+
+import torch
 
 from video3d.cli.base import (
     command,
@@ -55,15 +57,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stride", type=positive_int, default=None, help="frames between windows (default half a window)")
     parser.add_argument("--topk", type=positive_int, default=5, help="classes drawn and listed per window")
     parser.add_argument("--realtime", action="store_true", help="keep up with a live source, skipping windows")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="CPU threads per forward (default 1: one clip at a time gains little from more, "
+                             "and they collapse on shared cores; raise it for large models on free cores)")
     args, rest = parse_config_args(parser, argv)
     inputs, overrides = split_overrides(rest)
     if len(inputs) != 1:
         parser.error(f"give exactly one INPUT, got {len(inputs)}")
     cfg = load_cfg(args, overrides)
-    names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
-    demo = LongVideoDemo(cfg, load_runner(cfg, args.checkpoint), names, stride=args.stride, topk=args.topk,
-                         realtime=args.realtime, on_window=_printer(names) if args.realtime else None)
-    report = demo.run(inputs[0], args.out)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
+        demo = LongVideoDemo(cfg, load_runner(cfg, args.checkpoint), names, stride=args.stride, topk=args.topk,
+                             realtime=args.realtime, on_window=_printer(names) if args.realtime else None)
+        report = demo.run(inputs[0], args.out)
+    finally:
+        torch.set_num_threads(previous_threads)  # main() may run inside a larger process (tests)
     seconds_per_window = report.seconds / max(report.windows, 1)
     print(f"{inputs[0]}: {report.frames} frames ({report.frames / report.fps:.1f} s at {report.fps:.3f} fps), "
           f"{report.windows} windows in {report.seconds:.1f} s ({seconds_per_window:.3f} s per window, "
