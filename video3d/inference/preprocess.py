@@ -20,8 +20,7 @@ class ClipPreprocessor:
                 f"DATA.MODALITY {cfg.DATA.MODALITY}: this model needs optical flow computed from the raw video, "
                 "which the demo cannot do yet; use an RGB model")
         self.size = int(cfg.DATA.TEST_CROP_SIZE)
-        self.mean, self.std = transforms.normalization_for(
-            cfg.DATA.MODALITY, cfg.DATA.MEAN, cfg.DATA.STD, cfg.DATA.FLOW_MEAN, cfg.DATA.FLOW_STD)
+        self.normalizer = transforms.Normalizer.from_cfg(cfg)
 
     def frame(self, image: np.ndarray) -> torch.Tensor:
         chw = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
@@ -30,4 +29,4 @@ class ClipPreprocessor:
         return transforms.crop_clip(resized, top, left, self.size)[0].contiguous()
 
     def clip(self, frames: list[torch.Tensor]) -> torch.Tensor:
-        return transforms.normalize(torch.stack(frames), self.mean, self.std).unsqueeze(0)
+        return self.normalizer.clip(torch.stack(frames)).unsqueeze(0)

@@ -4,6 +4,7 @@ so a wrong crop, a bad flip or a broken normalisation shows before a day of trai
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from video3d.visualize.render import flow_to_rgb, save_gif, save_grid, upscale
 GRID = "clips.png"
 
 
-def denormalize(video: torch.Tensor, mean: list[float], std: list[float]) -> np.ndarray:
+def denormalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """Network input float [C, T, H, W] back to uint8 units [T, H, W, C] (q = x * std + mean)."""
     mean_t = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1)
@@ -56,7 +57,7 @@ def browse_clips(cfg: CfgNode, split: str, num: int, out_dir: str, names: list[s
     clips, written = [], []
     for k, index in enumerate(picks):
         item = dataset[index]
-        frames = as_rgb(denormalize(item["video"], dataset.mean, dataset.std))
+        frames = as_rgb(denormalize(item["video"], dataset.normalizer.mean, dataset.normalizer.std))
         clip = BrowsedClip(int(item["index"]), str(item["video_id"]), int(item["label"]), frames)
         clip.flipped = clip.label != dataset.records[clip.index].label  # a label-aware flip changed it
         clips.append(clip)

@@ -34,10 +34,10 @@ class CentreClip:
 
 def centre_clip(cfg: CfgNode, path: str) -> CentreClip:
     """Decode the centre clip of `path` (the per-epoch validation clip) and preprocess it."""
-    sampler = files_dataset(cfg, [path]).base
+    clip_positions = files_dataset(cfg, [path]).clip_positions
     preprocess = ClipPreprocessor(cfg)
     with open_source_from_cfg(cfg, path) as source:
-        indices = sampler.clip_indices(source.num_frames, source.fps, None)
+        indices = clip_positions(source.num_frames, source.fps, 1)[0]  # one test clip: the centre one
         images = source.get_frames(indices).numpy()
         fps = source.fps
     crops = [preprocess.frame(image) for image in images]
