@@ -5,17 +5,25 @@ parameters), all at the same input, in one run.
 
     python benchmarks/bench_models.py [--frames 16] [--size 224] [--batch 2] [--iters 5]
                                       [--warmup 1] [--threads 2] [--models a,b,...]
+                                      [--settings eager,cl,compile,compile+cl]
+                                      [--tuned resnet3d_50,iresnet3d_50] [--compile-mode default]
 
-Models are timed round-robin (one iteration of each in turn) so a load change on a shared
-machine hits them all alike; medians, minima and the median of per-round (paired) ratios are
-reported. Printed ratios (lower is faster):
-resnet3d_50 / pytorchvideo (target <= 1.05), iresnet3d_50 / resnet3d_50 (target <= 1.05),
-each *_ffc / its linear-head twin (target < 1.01).
+`--settings` adds speed settings of the tuned models (each a '+'-joined subset of `cl`
+= TRAIN.CHANNELS_LAST, `compile` = TRAIN.COMPILE with --compile-mode, `bf16` = CPU autocast
+to bfloat16, not a training key); the other models run eager (name pytorchvideo_r50 in
+--tuned to time the peer under the same settings). Compilation
+happens in the warm-up round; its cost is printed separately (first call minus the median
+step). Models are timed round-robin (one iteration of each in turn) so a load change on a
+shared machine hits them all alike; medians, minima and the median of per-round (paired)
+ratios are reported. Printed ratios (lower is faster):
+resnet3d_50 / pytorchvideo (target <= 1.05; <= 0.8 with the best setting), iresnet3d_50 /
+resnet3d_50 (target <= 1.05, also per setting), each *_ffc / its linear-head twin (target < 1.01).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -36,6 +44,7 @@ NAMED = ["resnet3d_50", "resnet3d_50_ffc", "iresnet3d_50", "iresnet3d_50_ffc", "
          "resnest3d_50"]
 RATIOS = [("resnet3d_50", PEER), ("iresnet3d_50", "resnet3d_50"), ("resnet3d_50_ffc", "resnet3d_50"),
           ("iresnet3d_50_ffc", "iresnet3d_50")]
+SETTING_PARTS = ("cl", "compile", "bf16")
 
 
 def build_peer() -> nn.Module:
@@ -61,21 +70,55 @@ def build(name: str) -> nn.Module:
     return build_model(load_config(f"configs/kinetics/{name}.yaml"))
 
 
-def time_forward(model: nn.Module, clip: torch.Tensor) -> float:
-    model.eval()
+def parse_setting(setting: str) -> frozenset[str]:
+    """'eager' -> {}; 'compile+cl' -> {'compile', 'cl'}; unknown parts raise ValueError."""
+    parts = frozenset(p for p in setting.split("+") if p and p != "eager")
+    unknown = parts - set(SETTING_PARTS)
+    if unknown:
+        raise ValueError(f"--settings: unknown part(s) {', '.join(sorted(unknown))}; expected eager or a '+'-joined "
+                         f"subset of {', '.join(SETTING_PARTS)}")
+    return parts
+
+
+def contender_name(model: str, setting: frozenset[str]) -> str:
+    return model + "".join(f"+{part}" for part in SETTING_PARTS if part in setting)
+
+
+class Contender:
+    """One model under one setting: the module to call, the input layout, the autocast."""
+
+    def __init__(self, name: str, model: nn.Module, setting: frozenset[str], compile_mode: str):
+        self.name, self.model, self.setting = name, model, setting
+        if "cl" in setting:
+            model.to(memory_format=torch.channels_last_3d)
+        self.call = model
+        if "compile" in setting:
+            self.call = torch.compile(model, mode=None if compile_mode == "default" else compile_mode)
+
+    def prepare(self, clip: torch.Tensor) -> torch.Tensor:
+        return clip.contiguous(memory_format=torch.channels_last_3d) if "cl" in self.setting else clip
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast("cpu", dtype=torch.bfloat16) if "bf16" in self.setting else contextlib.nullcontext()
+
+
+def time_forward(contender: Contender, clip: torch.Tensor) -> float:
+    contender.model.eval()
     start = time.perf_counter()
-    with torch.no_grad():
-        model(clip)
+    with torch.no_grad(), contender.autocast():
+        contender.call(clip)
     return time.perf_counter() - start
 
 
-def time_forward_backward(model: nn.Module, clip: torch.Tensor) -> float:
-    model.train()
-    model.zero_grad(set_to_none=True)
+def time_forward_backward(contender: Contender, clip: torch.Tensor) -> float:
+    contender.model.train()
+    contender.model.zero_grad(set_to_none=True)
     start = time.perf_counter()
-    outputs = model(clip)
-    logits = outputs.mean(dim=1) if outputs.dim() == 3 else outputs
-    logits.logsumexp(dim=1).sum().backward()
+    with contender.autocast():
+        outputs = contender.call(clip)
+        logits = outputs.mean(dim=1) if outputs.dim() == 3 else outputs
+        loss = logits.float().logsumexp(dim=1).sum()
+    loss.backward()
     return time.perf_counter() - start
 
 
@@ -88,45 +131,97 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default=",".join(NAMED), help="named configs in configs/kinetics/")
+    parser.add_argument("--settings", default="eager", help="speed settings of the --tuned models, comma-separated")
+    parser.add_argument("--tuned", default="resnet3d_50,iresnet3d_50", help="models timed under every --settings entry")
+    parser.add_argument("--compile-mode", default="default", help="torch.compile mode of the 'compile' settings")
     return parser.parse_args(argv)
+
+
+def build_contenders(args: argparse.Namespace) -> list[Contender]:
+    settings = [parse_setting(s) for s in args.settings.split(",") if s]
+    names = [PEER] + [n for n in args.models.split(",") if n]
+    tuned = {n for n in args.tuned.split(",") if n}
+    contenders = []
+    for name in names:
+        for setting in (settings if name in tuned else [frozenset()]):
+            contenders.append(Contender(contender_name(name, setting), build(name), setting, args.compile_mode))
+    return contenders
+
+
+def paired_ratio(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    names = [PEER] + [n for n in args.models.split(",") if n]
-    models = {name: build(name) for name in names}
+    contenders = build_contenders(args)
     clip = torch.randn(args.batch, 3, args.frames, args.size, args.size)
-    times: dict[str, dict[str, list[float]]] = {n: {"fwd": [], "fwd+bwd": []} for n in names}
+    times: dict[str, dict[str, list[float]]] = {c.name: {"fwd": [], "fwd+bwd": []} for c in contenders}
+    first: dict[str, dict[str, float]] = {c.name: {} for c in contenders}
     for iteration in range(args.warmup + args.iters):
-        for name, model in models.items():
-            fwd = time_forward(model, clip)
-            both = time_forward_backward(model, clip)
+        for contender in contenders:
+            x = contender.prepare(clip)
+            fwd = time_forward(contender, x)
+            both = time_forward_backward(contender, x)
+            if iteration == 0:
+                first[contender.name] = {"fwd": fwd, "fwd+bwd": both}
             if iteration >= args.warmup:
-                times[name]["fwd"].append(fwd / args.batch)
-                times[name]["fwd+bwd"].append(both / args.batch)
+                times[contender.name]["fwd"].append(fwd / args.batch)
+                times[contender.name]["fwd+bwd"].append(both / args.batch)
     stats = {kind: {n: {mode: reduce(v) * 1e3 for mode, v in t.items()} for n, t in times.items()}
              for kind, reduce in (("median", statistics.median), ("min", min))}
     print(f"input {args.batch}x3x{args.frames}x{args.size}x{args.size}, {args.threads} threads, "
-          f"{args.iters} timed iterations (+{args.warmup} warm-up), ms per clip")
-    print(f"{'model':<20} {'params':>12} {'fwd median':>11} {'fwd min':>9} {'f+b median':>11} {'f+b min':>9}")
-    for name, model in models.items():
-        params = sum(p.numel() for p in model.parameters())
+          f"{args.iters} timed iterations (+{args.warmup} warm-up), ms per clip; torch {torch.__version__}")
+    print(f"{'model':<28} {'params':>12} {'fwd median':>11} {'fwd min':>9} {'f+b median':>11} {'f+b min':>9}")
+    for contender in contenders:
+        name = contender.name
+        params = sum(p.numel() for p in contender.model.parameters())
         med, low = stats["median"][name], stats["min"][name]
-        print(f"{name:<20} {params:>12,} {med['fwd']:>11.1f} {low['fwd']:>9.1f} "
+        print(f"{name:<28} {params:>12,} {med['fwd']:>11.1f} {low['fwd']:>9.1f} "
               f"{med['fwd+bwd']:>11.1f} {low['fwd+bwd']:>9.1f}")
+    compiled = [c for c in contenders if "compile" in c.setting]
+    if compiled:
+        print("compile time (first call minus the median step, seconds; eval and train graphs compile separately):")
+        for contender in compiled:
+            name = contender.name
+            parts = [f"{mode} {first[name][mode] - stats['median'][name][mode] * args.batch / 1e3:.1f}"
+                     for mode in ("fwd", "fwd+bwd")]
+            print(f"  {name:<28} " + ", ".join(parts))
     print("ratios (lower is faster): of medians, of minima, and the median of per-round ratios")
-    print("(each round times every model back to back, so a paired ratio sees the same machine load)")
-    for a, b in RATIOS:
-        if a in times and b in times:
-            parts = []
-            for mode in ("fwd", "fwd+bwd"):
-                paired = statistics.median(x / y for x, y in zip(times[a][mode], times[b][mode], strict=True))
-                parts.append(f"{mode}: median {stats['median'][a][mode] / stats['median'][b][mode]:.3f}, "
-                             f"min {stats['min'][a][mode] / stats['min'][b][mode]:.3f}, paired {paired:.3f}")
-            print(f"  {a} / {b}  " + " | ".join(parts))
+    print("(each round times every contender back to back, so a paired ratio sees the same machine load)")
+    for a, b in ratio_pairs(contenders):
+        parts = []
+        for mode in ("fwd", "fwd+bwd"):
+            parts.append(f"{mode}: median {stats['median'][a][mode] / stats['median'][b][mode]:.3f}, "
+                         f"min {stats['min'][a][mode] / stats['min'][b][mode]:.3f}, "
+                         f"paired {paired_ratio(times[a][mode], times[b][mode]):.3f}")
+        print(f"  {a} / {b}  " + " | ".join(parts))
+    resnets = [c.name for c in contenders if c.name.split("+")[0] == "resnet3d_50"]
+    if len(resnets) > 1:
+        best = min(resnets, key=lambda n: paired_ratio(times[n]["fwd+bwd"], times[PEER]["fwd+bwd"]))
+        print(f"best resnet3d_50 setting for fwd+bwd: {best}, paired {paired_ratio(times[best]['fwd+bwd'], times[PEER]['fwd+bwd']):.3f}"
+              f" x {PEER} (target <= 0.8)")
     return 0
+
+
+def ratio_pairs(contenders: list[Contender]) -> list[tuple[str, str]]:
+    """(a, b) pairs to print: the fixed RATIOS, every setting of resnet3d_50 against the peer,
+    and iresnet3d_50 against resnet3d_50 under the same setting."""
+    names = {c.name for c in contenders}
+    pairs = [(a, b) for a, b in RATIOS if a in names and b in names]
+    for contender in contenders:
+        if not contender.setting:
+            continue
+        suffix = contender.name[len(contender.name.split("+")[0]):]
+        if contender.name.startswith("resnet3d_50+"):
+            pairs.append((contender.name, PEER))
+            if PEER + suffix in names:
+                pairs.append((contender.name, PEER + suffix))
+        if contender.name.startswith("iresnet3d_50+") and "resnet3d_50" + suffix in names:
+            pairs.append((contender.name, "resnet3d_50" + suffix))
+    return pairs
 
 
 if __name__ == "__main__":

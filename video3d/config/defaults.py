@@ -38,6 +38,9 @@ _C.TRAIN.AMP_DTYPE = "bfloat16"  # autocast dtype: bfloat16 or float16 (float16 
 _C.TRAIN.ACCUM_STEPS = 1  # micro-batches per optimiser step (gradient accumulation)
 _C.TRAIN.CLIP_GRAD_NORM = 0.0  # max gradient L2 norm; 0 = no clipping
 _C.TRAIN.SAVE_BEST = True  # keep checkpoint_best.pyth from the best validation top-1
+_C.TRAIN.CHANNELS_LAST = False  # channels_last_3d model and input clips in training (README: not faster on CPU)
+_C.TRAIN.COMPILE = False  # torch.compile the training model (README: measured gain and compile time)
+_C.TRAIN.COMPILE_MODE = "default"  # torch.compile mode: default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs
 
 # ----------------------------------------------------------------------------- TEST
 _C.TEST = CfgNode()

@@ -173,8 +173,14 @@ def remove_stale_temp_files(cfg: CfgNode) -> list[str]:
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel / DataParallel wrapper."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel) else model
+    """The module inside torch.compile (TRAIN.COMPILE) and DistributedDataParallel / DataParallel wrappers."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
+            model = model._orig_mod
+        else:
+            return model
 
 
 def strip_ddp_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,90 @@
+"""TRAIN.CHANNELS_LAST / TRAIN.COMPILE: layout, numerics, the one-line refusal, unwrapping."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from video3d.config import load_config
+from video3d.engine.checkpoint import unwrap_model
+from video3d.engine.fast_step import check_compile, compile_problem, prepare_batch, prepare_training_model
+from video3d.errors import ConfigError
+from video3d.models import build_model
+
+TINY = ["RESNET.STEM_WIDTH", "8", "RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "5",
+        "RESNET.STEM_TEMPORAL_KERNEL", "3", "RESNET.STAGE_BLOCKS", "[1, 1, 1, 1]", "RESNET.LAYOUT", "improved",
+        "RESNET.SHORTCUT", "maxpool", "MODEL.DROPOUT_RATE", "0.0"]
+
+
+def tiny_cfg(*opts: str):
+    return load_config(None, [*TINY, *opts])
+
+
+def test_the_speed_keys_are_off_by_default():
+    cfg = load_config(None, [])
+    assert (cfg.TRAIN.CHANNELS_LAST, cfg.TRAIN.COMPILE, cfg.TRAIN.COMPILE_MODE) == (False, False, "default")
+
+
+def test_compile_on_a_build_that_cannot_compile_names_the_key():
+    cfg = tiny_cfg("TRAIN.COMPILE", "True")
+    with pytest.raises(ConfigError, match=r"^config key TRAIN.COMPILE is True .*no C\+\+ compiler") as info:
+        check_compile(cfg, torch.device("cpu"), problem=lambda device: "inductor finds no C++ compiler")
+    assert "\n" not in str(info.value)
+
+
+def test_compile_off_is_never_refused():
+    check_compile(tiny_cfg(), torch.device("cpu"), problem=lambda device: "no compiler")
+
+
+def test_unknown_compile_mode_names_the_key():
+    with pytest.raises(ConfigError, match="TRAIN.COMPILE_MODE"):
+        load_config(None, ["TRAIN.COMPILE_MODE", "fastest"])
+
+
+def test_compile_problem_reports_each_missing_piece():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert compile_problem(cpu, lambda: True, lambda: None, lambda: "no triton") is None
+    assert "TorchDynamo" in compile_problem(cpu, lambda: False, lambda: None, lambda: None)
+    assert compile_problem(cpu, lambda: True, lambda: "no compiler", lambda: None) == "no compiler"
+    assert compile_problem(cuda, lambda: True, lambda: "no compiler", lambda: "no triton") == "no triton"
+
+
+def test_channels_last_training_step_matches_eager_and_keeps_the_layout():
+    torch.manual_seed(0)
+    plain = build_model(tiny_cfg())
+    cfg = tiny_cfg("TRAIN.CHANNELS_LAST", "True")
+    fast = build_model(cfg)
+    fast.load_state_dict(plain.state_dict())
+    fast = prepare_training_model(fast, cfg, torch.device("cpu"))
+    assert fast.stem.conv1.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    clip = torch.randn(2, 3, 4, 32, 32)
+    fast_clip = prepare_batch(clip, cfg)
+    assert fast_clip.is_contiguous(memory_format=torch.channels_last_3d)
+    plain(clip).logsumexp(1).sum().backward()
+    fast(fast_clip).logsumexp(1).sum().backward()
+    torch.testing.assert_close(fast.stem.conv1.weight.grad, plain.stem.conv1.weight.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_without_channels_last_the_batch_is_untouched():
+    clip = torch.randn(1, 3, 2, 4, 4)
+    assert prepare_batch(clip, tiny_cfg()) is clip
+
+
+def test_unwrap_model_peels_the_compiled_wrapper():
+    model = build_model(tiny_cfg())
+    compiled = torch.compile(model)  # lazy: nothing compiles until it is called
+    assert unwrap_model(compiled) is model
+    assert list(unwrap_model(compiled).state_dict()) == list(model.state_dict())
+
+
+@pytest.mark.slow
+def test_compiled_training_step_matches_eager():
+    torch.manual_seed(0)
+    cfg = tiny_cfg("TRAIN.COMPILE", "True")
+    plain = build_model(cfg)
+    twin = build_model(cfg)
+    twin.load_state_dict(plain.state_dict())
+    compiled = prepare_training_model(twin, cfg, torch.device("cpu"))
+    assert unwrap_model(compiled) is twin
+    clip = torch.randn(2, 3, 4, 32, 32)
+    torch.testing.assert_close(compiled(clip), plain(clip), rtol=1e-4, atol=1e-4)

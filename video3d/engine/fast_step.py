@@ -1,0 +1,94 @@
+"""Speed settings of the training step: TRAIN.CHANNELS_LAST and TRAIN.COMPILE.
+
+`prepare_training_model` puts the model in channels_last_3d memory and/or wraps it in
+`torch.compile` (mode TRAIN.COMPILE_MODE); `prepare_batch` gives the input clip the same
+layout. Both are off by default: measured on the CPU (README, benchmarks/bench_models.py)
+neither made the fp32 training step faster there. A torch build that cannot compile for
+the training device is refused up front with one line naming TRAIN.COMPILE, instead of a
+long inductor traceback at the first step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from video3d.errors import ConfigError
+from video3d.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def _dynamo_supported() -> bool:
+    import torch._dynamo
+
+    return bool(torch._dynamo.is_dynamo_supported())
+
+
+def _cpp_compiler_problem() -> str | None:
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception as error:  # the exception type differs between torch versions
+        return f"inductor finds no C++ compiler for CPU kernels ({str(error).splitlines()[0]})"
+    return None
+
+
+def _triton_problem() -> str | None:
+    from torch.utils._triton import has_triton
+
+    return None if has_triton() else "inductor needs triton for CUDA kernels and it is not importable"
+
+
+def compile_problem(device: torch.device,
+                    dynamo_supported: Callable[[], bool] = _dynamo_supported,
+                    cpp_compiler_problem: Callable[[], str | None] = _cpp_compiler_problem,
+                    triton_problem: Callable[[], str | None] = _triton_problem) -> str | None:
+    """Why this torch build cannot `torch.compile` a model for `device`, or None if it can."""
+    if not hasattr(torch, "compile"):
+        return f"torch {torch.__version__} has no torch.compile"
+    if not dynamo_supported():
+        return f"TorchDynamo does not support this platform (torch {torch.__version__})"
+    return triton_problem() if device.type == "cuda" else cpp_compiler_problem()
+
+
+def check_compile(cfg: CfgNode, device: torch.device, problem: Callable[[torch.device], str | None] = compile_problem
+                  ) -> None:
+    """ConfigError naming TRAIN.COMPILE (one line) when compilation is asked for and impossible."""
+    if cfg.TRAIN.COMPILE_MODE not in COMPILE_MODES:
+        raise ConfigError(f"config key TRAIN.COMPILE_MODE is {cfg.TRAIN.COMPILE_MODE!r}; "
+                          f"expected one of {', '.join(COMPILE_MODES)}")
+    if not cfg.TRAIN.COMPILE:
+        return
+    reason = problem(device)
+    if reason:
+        raise ConfigError(f"config key TRAIN.COMPILE is True but this torch build cannot compile for {device.type}: "
+                          f"{reason}; set TRAIN.COMPILE False")
+
+
+def prepare_training_model(model: nn.Module, cfg: CfgNode, device: torch.device) -> nn.Module:
+    """The module the training step calls: `model` itself (eager) or its compiled wrapper.
+    Channels-last conversion happens in place, so checkpoints and validation see the same
+    parameters; `video3d.engine.checkpoint.unwrap_model` peels the compiled wrapper."""
+    check_compile(cfg, device)
+    if cfg.TRAIN.CHANNELS_LAST:
+        model.to(memory_format=torch.channels_last_3d)
+    if not cfg.TRAIN.COMPILE:
+        return model
+    mode = None if cfg.TRAIN.COMPILE_MODE == "default" else cfg.TRAIN.COMPILE_MODE
+    logger.info("TRAIN.COMPILE: torch.compile (mode %s); the first step of each input shape compiles",
+                cfg.TRAIN.COMPILE_MODE)
+    return torch.compile(model, mode=mode)
+
+
+def prepare_batch(videos: torch.Tensor, cfg: CfgNode) -> torch.Tensor:
+    """The input clip in the layout of the model (channels_last_3d with TRAIN.CHANNELS_LAST)."""
+    if cfg.TRAIN.CHANNELS_LAST and videos.dim() == 5:
+        return videos.contiguous(memory_format=torch.channels_last_3d)
+    return videos
