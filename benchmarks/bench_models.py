@@ -6,12 +6,13 @@ parameters), all at the same input, in one run.
     python benchmarks/bench_models.py [--frames 16] [--size 224] [--batch 2] [--iters 5]
                                       [--warmup 1] [--threads 2] [--models a,b,...]
                                       [--settings eager,cl,compile,compile+cl]
-                                      [--tuned resnet3d_50,iresnet3d_50] [--compile-mode default]
+                                      [--tuned resnet3d_50,iresnet3d_50] [--peer-settings eager]
+                                      [--compile-mode default]
 
 `--settings` adds speed settings of the tuned models (each a '+'-joined subset of `cl`
 = TRAIN.CHANNELS_LAST, `compile` = TRAIN.COMPILE with --compile-mode, `bf16` = CPU autocast
-to bfloat16, not a training key); the other models run eager (name pytorchvideo_r50 in
---tuned to time the peer under the same settings). Compilation
+to bfloat16, not a training key); the other models run eager, the peer under
+--peer-settings (default eager). Compilation
 happens in the warm-up round; its cost is printed separately (first call minus the median
 step). Models are timed round-robin (one iteration of each in turn) so a load change on a
 shared machine hits them all alike; medians, minima and the median of per-round (paired)
@@ -133,6 +134,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(NAMED), help="named configs in configs/kinetics/")
     parser.add_argument("--settings", default="eager", help="speed settings of the --tuned models, comma-separated")
     parser.add_argument("--tuned", default="resnet3d_50,iresnet3d_50", help="models timed under every --settings entry")
+    parser.add_argument("--peer-settings", default="eager", help="speed settings of the pytorchvideo peer")
     parser.add_argument("--compile-mode", default="default", help="torch.compile mode of the 'compile' settings")
     return parser.parse_args(argv)
 
@@ -142,8 +144,10 @@ def build_contenders(args: argparse.Namespace) -> list[Contender]:
     names = [PEER] + [n for n in args.models.split(",") if n]
     tuned = {n for n in args.tuned.split(",") if n}
     contenders = []
+    peer_settings = [parse_setting(s) for s in args.peer_settings.split(",") if s]
     for name in names:
-        for setting in (settings if name in tuned else [frozenset()]):
+        choices = peer_settings if name == PEER else settings if name in tuned else [frozenset()]
+        for setting in choices:
             contenders.append(Contender(contender_name(name, setting), build(name), setting, args.compile_mode))
     return contenders
 
@@ -161,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, dict[str, list[float]]] = {c.name: {"fwd": [], "fwd+bwd": []} for c in contenders}
     first: dict[str, dict[str, float]] = {c.name: {} for c in contenders}
     for iteration in range(args.warmup + args.iters):
+        print(f"round {iteration + 1}/{args.warmup + args.iters}", file=sys.stderr, flush=True)
         for contender in contenders:
             x = contender.prepare(clip)
             fwd = time_forward(contender, x)

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from video3d.config import load_config
+from video3d.config import load_config, multigrid
 from video3d.data import ResumableSampler, set_loader_epoch
 from video3d.data.loader import per_process_batch_size
+from video3d.data.multigrid_sampler import MultigridBatchSampler
 from video3d.engine.trainer import TrainComponents
 from video3d.models import training_logits
 from video3d.utils.distributed import get_rank, get_world_size
@@ -62,10 +63,13 @@ class ToyClips(Dataset):
         return self.size
 
     def __getitem__(self, key) -> dict:
-        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        epoch, index = key[:2] if isinstance(key, tuple) else (self.epoch, key)
         noise_gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 10_007 + index)
         label = index % self.num_classes
         video = self.patterns[label] + 0.8 * torch.randn(CLIP_SHAPE, generator=noise_gen)
+        if isinstance(key, tuple) and len(key) > 2:  # a multigrid shape: (frames, rate, crop, ...)
+            frames, _, crop = key[2][:3]
+            video = video[:, :frames, :crop, :crop]
         return {"video": video, "label": label, "index": index, "video_id": f"toy{index}"}
 
 
@@ -92,6 +96,8 @@ def build_toy_loader(cfg, split: str, training: bool) -> DataLoader:
                                num_replicas=get_world_size(), rank=get_rank())
     # TRAIN.BATCH_SIZE clips per optimiser step: split over processes and accumulated micro-batches.
     batch = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, get_world_size() * cfg.TRAIN.ACCUM_STEPS)
+    if training and multigrid.enabled(cfg):
+        return DataLoader(dataset, batch_sampler=MultigridBatchSampler(sampler, cfg, batch), num_workers=0)
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=0, drop_last=training)
 
 

@@ -6,6 +6,7 @@ from fvcore.common.config import CfgNode
 
 from video3d.choices import Choices
 from video3d.config.archs import apply_arch_preset
+from video3d.config.multigrid import check_multigrid
 from video3d.errors import ConfigError
 
 # MODEL.ARCH values; tests/models checks this against video3d.models.MODEL_REGISTRY.
@@ -186,4 +187,5 @@ def check_config(cfg: CfgNode) -> CfgNode:
     _check_lengths(cfg)
     _check_consistency(cfg)
     _check_input_channels(cfg)
+    check_multigrid(cfg)
     return cfg

@@ -195,6 +195,18 @@ _C.BN.MOMENTUM = 0.1  # BatchNorm running-statistics momentum
 _C.BN.USE_PRECISE_STATS = False  # recompute BN statistics before each validation
 _C.BN.NUM_BATCHES_PRECISE = 200  # training batches used for precise BN statistics
 
+# ----------------------------------------------------------------------------- MULTIGRID
+# PySlowFast's keys (Wu et al., CVPR 2020); the schedule is in video3d/config/multigrid.py.
+_C.MULTIGRID = CfgNode()
+_C.MULTIGRID.LONG_CYCLE = False  # cycle (frames, crop, batch) through LONG_CYCLE_FACTORS within each LR step
+_C.MULTIGRID.SHORT_CYCLE = False  # cycle the crop through SHORT_CYCLE_FACTORS from one mini-batch to the next
+_C.MULTIGRID.LONG_CYCLE_FACTORS = [[0.25, 0.7071], [0.5, 0.7071], [0.5, 1.0], [1.0, 1.0]]  # [frames, crop] factors, cheapest first, ending at [1, 1]
+_C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.7071]  # crop factors of DEFAULT_S of the two smaller short-cycle batches
+_C.MULTIGRID.EPOCH_FACTOR = 1.5  # epochs of the multigrid run / SOLVER.MAX_EPOCH (the paper: 1.5)
+_C.MULTIGRID.BN_BASE_SIZE = 8  # clips per BatchNorm statistics group in training, whatever the batch; 0 = whole batch
+_C.MULTIGRID.DEFAULT_S = 0  # full training crop the factors refer to; 0 = DATA.TRAIN_CROP_SIZE
+_C.MULTIGRID.SCHEDULE = []  # set by the trainer ([step, batch factor, frames, crop, end epoch] per phase); leave empty
+
 # ----------------------------------------------------------------------------- TENSORBOARD
 _C.TENSORBOARD = CfgNode()
 _C.TENSORBOARD.ENABLE = False  # write TensorBoard scalars

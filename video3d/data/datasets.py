@@ -28,6 +28,7 @@ from fvcore.common.config import CfgNode
 from torch.utils.data import Dataset
 
 from video3d.choices import Choices
+from video3d.config.multigrid import ClipShape
 from video3d.data import sampling, transforms
 from video3d.data.lists import (
     VideoRecord,
@@ -83,18 +84,22 @@ class VideoDataset(Dataset):
         self.epoch = int(epoch)
 
     # ------------------------------------------------------------------ temporal sampling
-    def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None) -> list[int]:
-        """Frames of one clip: random with `generator`, the centre clip without."""
+    def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None,
+                     shape: ClipShape | None = None) -> list[int]:
+        """Frames of one clip: random with `generator`, the centre clip without; `shape`
+        (multigrid) overrides DATA.NUM_FRAMES and DATA.SAMPLING_RATE."""
         data = self.cfg.DATA
-        step = sampling.frame_step(data.SAMPLING_RATE, fps, data.TARGET_FPS)
+        frames, rate = (shape.num_frames, shape.sampling_rate) if shape else (data.NUM_FRAMES, data.SAMPLING_RATE)
+        step = sampling.frame_step(rate, fps, data.TARGET_FPS)
         if generator is None:
-            return sampling.multiview_clip_indices(num_video_frames, data.NUM_FRAMES, step, 1)[0]
-        return sampling.train_clip_indices(num_video_frames, data.NUM_FRAMES, step, _uniforms(generator, 1)[0])
+            return sampling.multiview_clip_indices(num_video_frames, frames, step, 1)[0]
+        return sampling.train_clip_indices(num_video_frames, frames, step, _uniforms(generator, 1)[0])
 
     # ------------------------------------------------------------------ one sample
-    def _load(self, record: VideoRecord, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
+    def _load(self, record: VideoRecord, generator: torch.Generator | None,
+              shape: ClipShape | None = None) -> tuple[torch.Tensor, int]:
         with open_source_from_cfg(self.cfg, record.path, record.num_frames) as source:
-            indices = self.clip_indices(source.num_frames, source.fps, generator)
+            indices = self.clip_indices(source.num_frames, source.fps, generator, shape)
             frames = source.get_frames(indices)
         clip = frames.permute(0, 3, 1, 2)  # [T, C, H, W]; channels-last memory, as resize likes
         if generator is None:
@@ -102,13 +107,15 @@ class VideoDataset(Dataset):
             clip = transforms.resize_short_side(clip, size)
             clip = transforms.crop_clip(clip, *transforms.centre_crop_box(clip.shape[-2], clip.shape[-1], size), size)
             return self.normalizer.clip(clip), record.label
-        return self._train_spatial(clip, record.label, generator)
+        return self._train_spatial(clip, record.label, generator, shape)
 
-    def _train_spatial(self, clip: torch.Tensor, label: int, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    def _train_spatial(self, clip: torch.Tensor, label: int, generator: torch.Generator,
+                       shape: ClipShape | None = None) -> tuple[torch.Tensor, int]:
         data = self.cfg.DATA
         u_scale, u_y, u_x, u_flip = _uniforms(generator, 4)
-        clip = transforms.resize_short_side(clip, transforms.jitter_short_side(*data.TRAIN_JITTER_SCALES, u_scale))
-        size = data.TRAIN_CROP_SIZE
+        scales = (shape.jitter_low, shape.jitter_high) if shape else data.TRAIN_JITTER_SCALES
+        clip = transforms.resize_short_side(clip, transforms.jitter_short_side(*scales, u_scale))
+        size = shape.crop if shape else data.TRAIN_CROP_SIZE
         clip = transforms.crop_clip(clip, *transforms.random_crop_box(clip.shape[-2], clip.shape[-1], size, u_y, u_x), size)
         if data.RANDOM_FLIP and u_flip < 0.5:
             clip = transforms.flip_clip(clip, self.modality == "flow")
@@ -141,16 +148,18 @@ class VideoDataset(Dataset):
                 f"Check DATA.PATH_PREFIX and the list in DATA.PATH_TO_DATA_DIR"
             )
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+    def __getitem__(self, key: int | tuple) -> dict:
         """`dataset[i]` uses the epoch set by `set_epoch`; the loader's sampler passes
-        (epoch, i) so that workers need no epoch state."""
-        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        (epoch, i) so that workers need no epoch state, and the multigrid batch sampler
+        (epoch, i, ClipShape.key()) for a training clip of another shape."""
+        epoch, index = key[:2] if isinstance(key, tuple) else (self.epoch, key)
+        shape = ClipShape(*key[2]) if isinstance(key, tuple) and len(key) > 2 and self.training else None
         current, attempt = int(index), 0
         while True:
             generator = sample_generator(self.cfg.RNG_SEED, epoch, index, attempt) if self.training else None
             record = self.records[current]
             try:
-                video, label = self._load(record, generator)
+                video, label = self._load(record, generator, shape)
             except DecodeError as error:
                 self._record_failure(current, error)
                 attempt += 1
@@ -166,9 +175,11 @@ class SegmentVideoDataset(VideoDataset):
     """SSv2: one frame from each of DATA.NUM_FRAMES equal segments (TSN), random in training,
     the segment middle for validation; test clip k of K takes offset (k + 0.5) / K."""
 
-    def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None) -> list[int]:
-        """One frame per segment: random positions with `generator`, segment middles without."""
-        segments = self.cfg.DATA.NUM_FRAMES
+    def clip_indices(self, num_video_frames: int, fps: float, generator: torch.Generator | None,
+                     shape: ClipShape | None = None) -> list[int]:
+        """One frame per segment: random positions with `generator`, segment middles without;
+        `shape` (multigrid) sets the number of segments."""
+        segments = shape.num_frames if shape else self.cfg.DATA.NUM_FRAMES
         if generator is None:
             return sampling.segment_indices(num_video_frames, sampling.segment_view_positions(segments, 0, 1))
         return sampling.segment_indices(num_video_frames, _uniforms(generator, segments))

@@ -14,6 +14,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Sampler
 
+from video3d.config import multigrid
 from video3d.data.datasets import build_dataset
 from video3d.errors import ConfigError
 from video3d.utils.distributed import get_rank, get_world_size
@@ -60,20 +61,25 @@ def per_process_batch_size(global_batch: int, world_size: int, accum_steps: int 
 
 def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
     """Batches `{"video": [B, C, T, H, W], "label": [B], "index": [B], "video_id": list, "replaced": [B]}` of
-    `build_dataset(cfg, split, training)`; shuffled and drop_last when `training`."""
+    `build_dataset(cfg, split, training)`; shuffled and drop_last when `training`. Training
+    with MULTIGRID.LONG_CYCLE / SHORT_CYCLE: batches of varying size and clip shape
+    (`MultigridBatchSampler`; the loader's batch_size is then None)."""
     dataset = build_dataset(cfg, split, training)
     world_size = get_world_size()
     sampler = ResumableSampler(len(dataset), shuffle=training, seed=cfg.RNG_SEED,
                                num_replicas=world_size, rank=get_rank())
     workers = cfg.DATA_LOADER.NUM_WORKERS
+    batch_size = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size, cfg.TRAIN.ACCUM_STEPS if training else 1)
+    batching: dict = {"batch_size": batch_size, "sampler": sampler, "drop_last": training}
+    if training and multigrid.enabled(cfg):
+        from video3d.data.multigrid_sampler import MultigridBatchSampler
+
+        batching = {"batch_sampler": MultigridBatchSampler(sampler, cfg, batch_size)}
     return DataLoader(
         dataset,
-        batch_size=per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size,
-                                          cfg.TRAIN.ACCUM_STEPS if training else 1),
-        sampler=sampler,
+        **batching,
         num_workers=workers,
         pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
-        drop_last=training,
         persistent_workers=workers > 0,  # a broken file is then logged once per worker, not once per epoch
         prefetch_factor=2 if workers > 0 else None,
     )
@@ -81,5 +87,8 @@ def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
 
 def set_loader_epoch(loader: DataLoader, epoch: int, skip_batches: int = 0) -> None:
     """Fix `loader`'s order to epoch `epoch` and skip the `skip_batches` batches already done."""
-    loader.sampler.set_epoch(epoch, skip_batches * loader.batch_size)
+    if loader.batch_size is None:  # variable batches (multigrid): the batch sampler counts them
+        loader.batch_sampler.set_epoch(epoch, skip_batches)
+    else:
+        loader.sampler.set_epoch(epoch, skip_batches * loader.batch_size)
     loader.dataset.set_epoch(epoch)

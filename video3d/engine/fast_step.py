@@ -1,8 +1,8 @@
 """Speed settings of the training step: TRAIN.CHANNELS_LAST and TRAIN.COMPILE.
 
-`prepare_training_model` puts the model in channels_last_3d memory and/or wraps it in
-`torch.compile` (mode TRAIN.COMPILE_MODE); `prepare_batch` gives the input clip the same
-layout. Both are off by default: measured on the CPU (README, benchmarks/bench_models.py)
+`to_training_layout` puts the model in channels_last_3d memory, `compile_training_model`
+wraps it in `torch.compile` (mode TRAIN.COMPILE_MODE), `prepare_batch` gives the input clip
+the model's layout. Both are off by default: measured on the CPU (README, benchmarks/bench_models.py)
 neither made the fp32 training step faster there. A torch build that cannot compile for
 the training device is refused up front with one line naming TRAIN.COMPILE, instead of a
 long inductor traceback at the first step.
@@ -72,19 +72,31 @@ def check_compile(cfg: CfgNode, device: torch.device, problem: Callable[[torch.d
                           f"{reason}; set TRAIN.COMPILE False")
 
 
-def prepare_training_model(model: nn.Module, cfg: CfgNode, device: torch.device) -> nn.Module:
-    """The module the training step calls: `model` itself (eager) or its compiled wrapper.
-    Channels-last conversion happens in place, so checkpoints and validation see the same
-    parameters; `video3d.engine.checkpoint.unwrap_model` peels the compiled wrapper."""
-    check_compile(cfg, device)
+def to_training_layout(model: nn.Module, cfg: CfgNode) -> nn.Module:
+    """`model` in channels_last_3d memory with TRAIN.CHANNELS_LAST, in place (the parameter
+    objects stay, so an optimiser and checkpoints see the same tensors). Call it before a
+    DistributedDataParallel wrap, whose gradient buckets follow the parameters' layout."""
     if cfg.TRAIN.CHANNELS_LAST:
         model.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def compile_training_model(model: nn.Module, cfg: CfgNode, device: torch.device) -> nn.Module:
+    """The module the training step calls: `model` itself, or with TRAIN.COMPILE its
+    torch.compile wrapper (after any DDP wrap); `video3d.engine.checkpoint.unwrap_model`
+    peels it for checkpoints and validation."""
+    check_compile(cfg, device)
     if not cfg.TRAIN.COMPILE:
         return model
     mode = None if cfg.TRAIN.COMPILE_MODE == "default" else cfg.TRAIN.COMPILE_MODE
     logger.info("TRAIN.COMPILE: torch.compile (mode %s); the first step of each input shape compiles",
                 cfg.TRAIN.COMPILE_MODE)
     return torch.compile(model, mode=mode)
+
+
+def prepare_training_model(model: nn.Module, cfg: CfgNode, device: torch.device) -> nn.Module:
+    """`to_training_layout`, then `compile_training_model` (a single-process model)."""
+    return compile_training_model(to_training_layout(model, cfg), cfg, device)
 
 
 def prepare_batch(videos: torch.Tensor, cfg: CfgNode) -> torch.Tensor:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterable
 
+from video3d.config import multigrid
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.events import EventStore
 from video3d.engine.meters import format_eta, memory_stats
@@ -102,19 +103,21 @@ class ValIterLog:
 class ValidationHook(Hook):
     """Every TRAIN.EVAL_PERIOD epochs (and after the last): precise BN if asked, then validation
     (video3d.engine.validation); puts val_loss, val_top1_err, val_top5_err, val_clips and
-    val_time_diff into the epoch's record."""
+    val_time_diff into the epoch's record. Under multigrid, precise BN uses full-shape training
+    clips and (long cycle) also runs where the clip shape changes, so every epoch checkpoint
+    holds BN statistics of the shape the test uses."""
 
     def after_epoch(self, trainer) -> None:
         cfg = trainer.cfg
         period = cfg.TRAIN.EVAL_PERIOD
         last = trainer.epoch + 1 == cfg.SOLVER.MAX_EPOCH
-        if period <= 0 or not ((trainer.epoch + 1) % period == 0 or last):
-            return
         model = ckpt.unwrap_model(trainer.model)
-        if cfg.BN.USE_PRECISE_STATS and has_batch_norm(model):
-            trainer.components.set_loader_epoch(trainer.train_loader, trainer.epoch, 0)
-            num_batches = min(cfg.BN.NUM_BATCHES_PRECISE, len(trainer.train_loader))
-            precise_bn(model, trainer.train_loader, num_batches, trainer.device)
+        if period <= 0 or not ((trainer.epoch + 1) % period == 0 or last):
+            if cfg.BN.USE_PRECISE_STATS and multigrid.shape_changes_after(cfg, trainer.epoch):
+                self._precise_bn(trainer, model)
+            return
+        if cfg.BN.USE_PRECISE_STATS:
+            self._precise_bn(trainer, model)
         stats = validate(model, trainer.val_loader, trainer.device,
                          lambda outputs: trainer.components.training_logits(outputs, cfg), trainer.autocast,
                          progress=ValIterLog(trainer))
@@ -122,6 +125,15 @@ class ValidationHook(Hook):
         if stats:
             logger.info("%s, epoch %d: loss %.4f, top1_err %.2f, top5_err %.2f (%d clips)", VAL_LABEL,
                         trainer.epoch + 1, stats["loss"], stats["top1_err"], stats["top5_err"], stats["clips"])
+
+
+    @staticmethod
+    def _precise_bn(trainer, model) -> None:
+        if not has_batch_norm(model):
+            return
+        loader = trainer.precise_bn_loader
+        trainer.components.set_loader_epoch(loader, trainer.epoch, 0)
+        precise_bn(model, loader, min(trainer.cfg.BN.NUM_BATCHES_PRECISE, len(loader)), trainer.device)
 
 
 class CheckpointHook(Hook):

@@ -21,9 +21,11 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
+from video3d.config import multigrid
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.distributed import get_device, process_info
 from video3d.engine.events import EventStore
+from video3d.engine.fast_step import check_compile, compile_training_model, prepare_batch, to_training_layout
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
@@ -31,6 +33,7 @@ from video3d.engine.optim import build_optimizer
 from video3d.errors import Video3DError
 from video3d.models.convert import to_video3d_names
 from video3d.models.inflate import partial_load_message
+from video3d.models.sub_batchnorm import use_sub_batch_norm
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
 from video3d.utils.logging import get_logger
 
@@ -86,17 +89,21 @@ class Trainer:
     sharing metrics through `self.events`."""
 
     def __init__(self, cfg: CfgNode, components: TrainComponents | None = None, hooks: list[Hook] | None = None):
+        cfg = multigrid.training_config(cfg)  # the long cycle rewrites the LR steps and the epoch count
         self.cfg = cfg
         self.components = components or default_components()
         self.device = get_device(cfg, process_info().local_rank)
-        self.model = self.components.build_model(cfg).to(self.device)
+        check_compile(cfg, self.device)
+        self.model = to_training_layout(self.components.build_model(cfg).to(self.device), cfg)
+        if multigrid.enabled(cfg) and cfg.MULTIGRID.BN_BASE_SIZE:
+            use_sub_batch_norm(self.model, cfg.MULTIGRID.BN_BASE_SIZE)
         self.optimizer = build_optimizer(self.model, cfg)
         amp = cfg.TRAIN.MIXED_PRECISION and self.device.type == "cuda"
         self.amp_dtype = getattr(torch, cfg.TRAIN.AMP_DTYPE) if amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         if cfg.TRAIN.MIXED_PRECISION and not amp:
             logger.info("TRAIN.MIXED_PRECISION needs a GPU; training in float32 on %s", self.device)
-        self._train_loader = self._val_loader = None
+        self._train_loader = self._val_loader = self._precise_bn_loader = None
         self.hooks = default_hooks(cfg) if hooks is None else hooks
         self.meter = TrainMeter(cfg.LOG_PERIOD)
         self.start_epoch, self.start_iter, self.global_step = 0, 0, 0
@@ -107,7 +114,7 @@ class Trainer:
         self._resume_rng: dict | None = None
         self._resume_meter: dict | None = None
         self._restore()
-        self.model = self._wrap(self.model)
+        self.model = compile_training_model(self._wrap(self.model), cfg, self.device)
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> list[dict]:
@@ -157,7 +164,7 @@ class Trainer:
         batches (and at the epoch's end). Returns {"grad_norm": norm before clipping or None,
         "meter": loss, samples, top-1 / top-5 hits summed over processes (None under mixup)}.
         Raises TrainingDivergedError on a NaN or infinite loss."""
-        videos = batch["video"].to(self.device, non_blocking=True)
+        videos = prepare_batch(batch["video"].to(self.device, non_blocking=True), self.cfg)
         labels = batch["label"].to(self.device, non_blocking=True)
         videos, targets, mixed = training_targets(videos, labels, self.cfg)
         accum = self.cfg.TRAIN.ACCUM_STEPS
@@ -203,6 +210,16 @@ class Trainer:
         if self._train_loader is None:
             self._train_loader = self.components.build_loader(self.cfg, self.cfg.TRAIN.SPLIT, True)
         return self._train_loader
+
+    @property
+    def precise_bn_loader(self) -> Iterable:
+        """Training batches for precise BN: the train loader, or full-shape clips under multigrid."""
+        if not multigrid.enabled(self.cfg):
+            return self.train_loader
+        if self._precise_bn_loader is None:
+            self._precise_bn_loader = self.components.build_loader(
+                multigrid.full_shape_config(self.cfg), self.cfg.TRAIN.SPLIT, True)
+        return self._precise_bn_loader
 
     @property
     def val_loader(self) -> Iterable:

@@ -1,0 +1,58 @@
+"""BatchNorm over a fixed number of clips (multigrid's MULTIGRID.BN_BASE_SIZE).
+
+Multigrid grows the batch by up to 8x (long cycle) and 4x more (short cycle); the paper keeps
+the clips per BatchNorm statistic fixed, because BN's regularisation depends on it (Wu et al.
+2020, section 3.3). `SubBatchNorm3d` normalises each group of `group_size` clips with that
+group's own statistics in training, and updates the running statistics once per batch from
+the whole batch, as a plain BatchNorm3d would. Parameters, buffers and state-dict keys are
+those of BatchNorm3d, so checkpoints do not change.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SubBatchNorm3d(nn.BatchNorm3d):
+    """BatchNorm3d whose training statistics are per group of `group_size` clips (0 = whole batch)."""
+
+    group_size: int = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        size = self.group_size
+        if not self.training or size <= 0 or batch <= size or batch % size:
+            return super().forward(x)
+        splits = batch // size
+        if self.track_running_stats:
+            self._update_running_stats(x)
+        # Sample i of the batch lands in group i % splits: a view, no copy.
+        grouped = x.contiguous().view(size, x.shape[1] * splits, *x.shape[2:])
+        weight = self.weight.repeat(splits) if self.affine else None
+        bias = self.bias.repeat(splits) if self.affine else None
+        out = F.batch_norm(grouped, None, None, weight, bias, True, 0.0, self.eps)
+        return out.view_as(x)
+
+    @torch.no_grad()
+    def _update_running_stats(self, x: torch.Tensor) -> None:
+        dims = [0, *range(2, x.dim())]
+        momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked + 1)
+        self.running_mean.lerp_(x.mean(dim=dims), momentum)
+        self.running_var.lerp_(x.var(dim=dims, unbiased=True), momentum)
+        self.num_batches_tracked += 1
+
+
+def use_sub_batch_norm(model: nn.Module, group_size: int) -> int:
+    """Turn every BatchNorm3d of `model` into a SubBatchNorm3d of `group_size` clips, in place
+    and keeping the same parameter and buffer tensors (an optimiser built before stays
+    valid). Returns how many were converted."""
+    converted = 0
+    for module in model.modules():
+        if type(module) is nn.BatchNorm3d:
+            module.__class__ = SubBatchNorm3d
+            converted += 1
+        if isinstance(module, SubBatchNorm3d):
+            module.group_size = int(group_size)
+    return converted
