@@ -84,7 +84,8 @@ HINTS: dict[str, str] = {
     "SOLVER.BASE_LR_SCALE_NUM_SHARDS": "video3d's SOLVER.LR_SCALING linear scales by TRAIN.BATCH_SIZE",
     "TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN": "a head of another shape is left out automatically",
     "TRAIN.CHECKPOINT_IN_INIT": "video3d loads TRAIN.CHECKPOINT_FILE_PATH after building the model",
-    "MULTIGRID": "not in video3d's config",
+    "MULTIGRID": "video3d takes MULTIGRID.LONG_CYCLE, SHORT_CYCLE, LONG_CYCLE_FACTORS, SHORT_CYCLE_FACTORS, "
+                 "EPOCH_FACTOR, BN_BASE_SIZE and DEFAULT_S; it derives the rest (docs/MULTIGRID.md)",
     "DETECTION": "video3d does classification only",
     "AVA": "video3d does classification only",
 }

@@ -90,6 +90,8 @@ class Trainer:
 
     def __init__(self, cfg: CfgNode, components: TrainComponents | None = None, hooks: list[Hook] | None = None):
         cfg = multigrid.training_config(cfg)  # the long cycle rewrites the LR steps and the epoch count
+        if multigrid.enabled(cfg):
+            logger.info(multigrid.describe(cfg))
         self.cfg = cfg
         self.components = components or default_components()
         self.device = get_device(cfg, process_info().local_rank)
