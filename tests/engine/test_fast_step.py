@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+from engine_toys import toy_cfg, toy_components
 
 from video3d.config import load_config
-from video3d.engine.checkpoint import unwrap_model
+from video3d.engine.checkpoint import load_checkpoint, unwrap_model
 from video3d.engine.fast_step import check_compile, compile_problem, prepare_batch, prepare_training_model
+from video3d.engine.trainer import Trainer, seed_everything
 from video3d.errors import ConfigError
 from video3d.models import build_model
+from video3d.utils.logging import setup_logging
 
 TINY = ["RESNET.STEM_WIDTH", "8", "RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "5",
         "RESNET.STEM_TEMPORAL_KERNEL", "3", "RESNET.STAGE_BLOCKS", "[1, 1, 1, 1]", "RESNET.LAYOUT", "improved",
@@ -88,3 +93,32 @@ def test_compiled_training_step_matches_eager():
     assert unwrap_model(compiled) is twin
     clip = torch.randn(2, 3, 4, 32, 32)
     torch.testing.assert_close(compiled(clip), plain(clip), rtol=1e-4, atol=1e-4)
+
+
+def _toy_losses(output_dir, *opts) -> tuple[list[float], dict]:
+    setup_logging(str(output_dir), 0)
+    try:
+        cfg = toy_cfg(str(output_dir), "MODEL.MODEL_NAME", "toy_bn", "SOLVER.MAX_EPOCH", "1", *opts)
+        seed_everything(cfg.RNG_SEED, 0)
+        Trainer(cfg, toy_components()).train()
+    finally:
+        setup_logging(None, 0)
+    lines = (output_dir / "stdout.log").read_text().splitlines()
+    losses = [json.loads(line.split("json_stats: ")[1])["loss"] for line in lines if '"train_iter"' in line]
+    state = load_checkpoint(str(output_dir / "checkpoints" / "checkpoint_epoch_00001.pyth"))["model_state"]
+    return losses, state
+
+
+def test_trainer_with_channels_last_trains_like_the_default_layout(tmp_path):
+    plain, plain_state = _toy_losses(tmp_path / "plain")
+    fast, fast_state = _toy_losses(tmp_path / "fast", "TRAIN.CHANNELS_LAST", "True")
+    assert len(plain) == 6 and fast == pytest.approx(plain, rel=1e-4)
+    assert fast_state.keys() == plain_state.keys()
+
+
+@pytest.mark.slow
+def test_trainer_with_compile_saves_plain_checkpoints_and_trains_like_eager(tmp_path):
+    plain, plain_state = _toy_losses(tmp_path / "plain")
+    compiled, compiled_state = _toy_losses(tmp_path / "compiled", "TRAIN.COMPILE", "True")
+    assert compiled == pytest.approx(plain, rel=1e-3)
+    assert compiled_state.keys() == plain_state.keys()  # no _orig_mod. prefix

@@ -3,11 +3,13 @@ BN, and a run killed mid-cycle resumes bit for bit."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from engine_toys import toy_cfg, toy_components
 
@@ -85,3 +87,28 @@ def test_killed_mid_short_cycle_resumes_bit_identically(tmp_path):
     for index, state in a["optimizer_state"]["state"].items():
         assert torch.equal(state["momentum_buffer"], b["optimizer_state"]["state"][index]["momentum_buffer"])
     assert a["global_step"] == b["global_step"] == sum(STEPS)
+
+
+def test_two_gloo_processes_match_one_process_under_the_long_cycle(tmp_path):
+    opts = ["MODEL.MODEL_NAME", "toy", "MODEL.DROPOUT_RATE", "0.0", "TRAIN.BATCH_SIZE", "2",
+            "SOLVER.BASE_BATCH_SIZE", "2", "SOLVER.LR_POLICY", "steps_with_relative_lrs", "SOLVER.STEPS", "[0, 1]",
+            "SOLVER.LRS", "[1.0, 0.1]", "SOLVER.MAX_EPOCH", "2", "MULTIGRID.LONG_CYCLE", "True",
+            "MULTIGRID.LONG_CYCLE_FACTORS", "[[0.5, 1.0], [1.0, 1.0]]", "MULTIGRID.EPOCH_FACTOR", "1.0",
+            "DATA.NUM_FRAMES", "4", "DATA.TRAIN_CROP_SIZE", "8", "DATA.TRAIN_JITTER_SCALES", "[8, 10]",
+            "RESNET.STEM_POOL", "False", "RESNET.SPATIAL_STRIDES", "[1, 1, 1, 1]"]
+    single, pair = tmp_path / "single", tmp_path / "pair"
+    done = subprocess.run([sys.executable, SCRIPT, str(single), *opts], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               SCRIPT, str(pair), *opts]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def losses(run) -> list[float]:
+        lines = (run / "stdout.log").read_text().splitlines()
+        return [json.loads(line.split("json_stats: ")[1])["loss"] for line in lines if '"train_iter"' in line]
+
+    assert "process group: gloo, rank 0 of 2" in (pair / "stdout.log").read_text()
+    assert len(losses(single)) > 3
+    assert losses(pair) == pytest.approx(losses(single), rel=1e-5)
