@@ -36,7 +36,7 @@ class ShapeRecorder(Hook):
         self.seen = []
 
     def before_step(self, trainer) -> None:
-        self.seen.append((trainer.epoch, trainer.iteration, round(trainer.lr, 6)))
+        self.seen.append((trainer.epoch, trainer.iteration, round(trainer.events.get("lr"), 6)))
 
 
 def _train(output_dir, *extra, hooks=None):
