@@ -228,19 +228,21 @@ def _synthmotion_cfg(ctx: Context, root: str, *opts: str):
 
 
 def check_test_normalisation(ctx: Context) -> str:
-    from video3d.data import build_test_dataset
+    from video3d.data import build_multiview_dataset
+    from video3d.data.transforms import Normalizer
     from video3d.engine.evaluator import forward_views
 
     root = _synthmotion(ctx, 8, 2)
     cfg = _synthmotion_cfg(ctx, root, "TEST.NUM_ENSEMBLE_VIEWS", "10", "TEST.NUM_SPATIAL_CROPS", "3")
-    dataset = build_test_dataset(cfg, "val")
+    dataset = build_multiview_dataset(cfg, "val")
+    normalize = Normalizer.from_cfg(cfg).views
     item = dataset[0]
     if item["views"] is None or item["views"].dtype != torch.uint8 or len(item["views"]) != 30:
         raise AssertionError("the test dataset did not give 30 uint8 views")
     model = ctx.model("MODEL.NUM_CLASSES", "8").eval()
     with torch.inference_mode():
-        (_, on_device), = list(forward_views(model, [item], 7, ctx.device, False, dataset.normalize_views))
-        reference = model(dataset.normalize_views(item["views"]).to(ctx.device)).float().cpu()
+        (_, on_device), = list(forward_views(model, [item], 7, ctx.device, False, normalize))
+        reference = model(normalize(item["views"]).to(ctx.device)).float().cpu()
     worst = float((on_device - reference).abs().max())
     if worst > 1e-3:
         raise AssertionError(f"device-normalised views give logits {worst:.2e} away from CPU-normalised ones")
