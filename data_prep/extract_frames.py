@@ -2,13 +2,16 @@
 
     python -m data_prep.extract_frames SRC_DIR_OR_LIST OUT_DIR [--short-side 256 | --size 340x256]
                                        [--fps N] [--workers N] [--prefix P] [--quality 95]
+                                       [--shard K --num-shards N]
 
 SRC_DIR_OR_LIST is a folder searched recursively for videos, or a list file (a path per line,
 or `path label`; relative paths are taken from --prefix, default the list's folder). Video
 `<src>/a/b.mp4` goes to `OUT_DIR/a/b/`. Without --fps every decoded frame is kept (native
 rate, as denseflow does). Resumable: finished folders are skipped, a killed run's partial
 ones redone; broken videos go to OUT_DIR/failures.jsonl. Exit code 0: all written, 1: some
-videos failed, 2: usage error.
+videos failed, 2: usage error. --shard K --num-shards N (or a SLURM job array) processes one
+share of the videos so N machines fill one OUT_DIR (data_prep/shards.py; then
+`python -m data_prep.merge_shards OUT_DIR`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from data_prep.decode import iter_frames
 from data_prep.flow import output_size, resize_frame
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
+from data_prep.shards import add_shard_args, resolve_shard
 from video3d.cli.base import command, default_workers, positive_int
 from video3d.data.frame_folders import RGB_TEMPLATE
 
@@ -71,6 +75,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=positive_int, default=JPEG_QUALITY, help="JPEG quality 1-100")
     parser.add_argument("--workers", type=positive_int, default=default_workers(), help="worker processes")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_shard_args(parser)
 
 
 def write_jpeg(path: str, image: np.ndarray, quality: int) -> None:
@@ -112,11 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(parser)
     args = parser.parse_args(argv)
     options = ResizeOptions(args.short_side, args.size, args.fps, args.quality)
+    shard = resolve_shard(args.shard, args.num_shards)
     tasks = collect_videos(args.source, args.prefix)
     manifest = {"content": "rgb", **resize_manifest(options)}
     summary = run_videos(tasks, args.out_dir, extract_video_frames, options, args.workers, "frames",
-                         manifest, progress=not args.no_progress)
-    return report(summary, args.out_dir, "frames")
+                         manifest, progress=not args.no_progress, shard=shard)
+    return report(summary, args.out_dir, "frames", shard)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ complete, so a finished folder is always whole. A new run removes `.partial/` (w
 run left half done), skips the ids whose folder exists and redoes the rest. A video that
 fails is recorded in `OUT_DIR/failures.jsonl` as {"path", "video_id", "reason"} and the run
 goes on. `OUT_DIR/.lock` keeps two runs from writing to the same folder at once.
+
+A sharded run (data_prep/shards.py) works only on its share of the videos, in its own
+`.partial/shard-K-of-N/`, logs to its own `failures.shard-K-of-N.jsonl`, and holds `.lock`
+shared with the other shards (plus its own shard lock), so N shards run at once into one
+folder while an unsharded run still excludes them all. An unsharded run covers every video,
+so it replaces the shards' failure logs and records with its own `failures.jsonl`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import glob
 import json
 import os
 import shutil
@@ -22,9 +29,11 @@ from multiprocessing import get_context
 from typing import Any
 
 import cv2
+import torch
 from tqdm import tqdm
 
 from data_prep.inputs import VideoTask
+from data_prep.shards import SHARDS_DIR, Shard, failures_name
 from video3d.errors import DataError, DecodeError
 from video3d.utils.io import atomic_write_text
 
@@ -48,10 +57,12 @@ class RunSummary:
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)  # parallel over videos, one core each (docs/ENVIRONMENT.md)
+    torch.set_num_threads(1)
 
 
-def _run_one(work: WorkFn, out_dir: str, options: Any, task: VideoTask) -> tuple[VideoTask, int, str | None]:
-    partial = os.path.join(out_dir, PARTIAL_DIR, task.video_id)
+def _run_one(work: WorkFn, out_dir: str, partial_root: str, options: Any,
+             task: VideoTask) -> tuple[VideoTask, int, str | None]:
+    partial = os.path.join(partial_root, task.video_id)
     final = os.path.join(out_dir, task.video_id)
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -68,9 +79,9 @@ def _run_one(work: WorkFn, out_dir: str, options: Any, task: VideoTask) -> tuple
     return task, units, None
 
 
-def _results(work: WorkFn, out_dir: str, options: Any, tasks: list[VideoTask],
+def _results(work: WorkFn, out_dir: str, partial_root: str, options: Any, tasks: list[VideoTask],
              workers: int) -> Iterator[tuple[VideoTask, int, str | None]]:
-    job = functools.partial(_run_one, work, out_dir, options)
+    job = functools.partial(_run_one, work, out_dir, partial_root, options)
     if workers <= 1 or len(tasks) <= 1:
         _init_worker()
         yield from map(job, tasks)
@@ -80,12 +91,20 @@ def _results(work: WorkFn, out_dir: str, options: Any, tasks: list[VideoTask],
 
 
 @contextlib.contextmanager
-def _exclusive(out_dir: str) -> Iterator[None]:
-    with open(os.path.join(out_dir, ".lock"), "w") as handle:
+def locked(out_dir: str, shard: Shard | None = None) -> Iterator[None]:
+    """Exclusive use of OUT_DIR, or for a shard: shared with other shards, exclusive of its own."""
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(open(os.path.join(out_dir, ".lock"), "a"))
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, (fcntl.LOCK_EX if shard is None else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise DataError(f"{out_dir}: another run is writing to this folder") from None
+        if shard is not None:
+            own = stack.enter_context(open(os.path.join(out_dir, f".lock.shard-{shard.name}"), "a"))
+            try:
+                fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DataError(f"{out_dir}: shard {shard.name} is already running into this folder") from None
         yield
 
 
@@ -103,20 +122,43 @@ def check_manifest(out_dir: str, manifest: dict) -> None:
     atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
+def _record_shard(out_dir: str, shard: Shard, tasks: list[VideoTask]) -> None:
+    os.makedirs(os.path.join(out_dir, SHARDS_DIR), exist_ok=True)
+    record = {"shard": shard.index, "num_shards": shard.count, "videos": [t.video_id for t in tasks],
+              "paths": [t.path for t in tasks]}
+    atomic_write_text(os.path.join(out_dir, SHARDS_DIR, f"{shard.name}.json"), json.dumps(record) + "\n")
+
+
+def _drop_shard_records(out_dir: str) -> None:
+    """An unsharded run saw every video: the shards' logs and records are out of date."""
+    for path in glob.glob(os.path.join(glob.escape(out_dir), "failures.shard-*.jsonl")):
+        os.remove(path)
+    for path in glob.glob(os.path.join(glob.escape(out_dir), ".lock.shard-*")):
+        os.remove(path)
+    shutil.rmtree(os.path.join(out_dir, SHARDS_DIR), ignore_errors=True)
+
+
 def run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any, workers: int,
-               unit: str, manifest: dict, progress: bool = True) -> RunSummary:
-    """Run `work` on every video whose output folder is missing; see the module docstring."""
+               unit: str, manifest: dict, progress: bool = True, shard: Shard | None = None) -> RunSummary:
+    """Run `work` on every video (of `shard`'s share) whose output folder is missing; see the
+    module docstring."""
     os.makedirs(out_dir, exist_ok=True)
+    if shard is not None:
+        tasks = shard.select(tasks)
     summary = RunSummary(total=len(tasks))
-    with _exclusive(out_dir):
+    with locked(out_dir, shard):
         check_manifest(out_dir, manifest)
-        shutil.rmtree(os.path.join(out_dir, PARTIAL_DIR), ignore_errors=True)
+        partial_root = os.path.join(out_dir, PARTIAL_DIR)
+        if shard is not None:
+            partial_root = os.path.join(partial_root, f"shard-{shard.name}")
+            _record_shard(out_dir, shard, tasks)
+        shutil.rmtree(partial_root, ignore_errors=True)
         pending = [t for t in tasks if not os.path.isdir(os.path.join(out_dir, t.video_id))]
         summary.skipped = len(tasks) - len(pending)
         start = time.monotonic()
-        with open(os.path.join(out_dir, FAILURES_FILE), "w", encoding="utf-8") as failures, \
+        with open(os.path.join(out_dir, failures_name(shard)), "w", encoding="utf-8") as failures, \
                 tqdm(total=len(pending), unit="video", disable=not progress, dynamic_ncols=True) as bar:
-            for task, units, reason in _results(work, out_dir, options, pending, workers):
+            for task, units, reason in _results(work, out_dir, partial_root, options, pending, workers):
                 if reason is None:
                     summary.done += 1
                     summary.units += units
@@ -127,15 +169,19 @@ def run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any,
                 bar.update(1)
                 elapsed = max(time.monotonic() - start, 1e-9)
                 bar.set_postfix_str(f"{summary.units / elapsed:.1f} {unit}/s, {summary.failed} failed", refresh=False)
-        shutil.rmtree(os.path.join(out_dir, PARTIAL_DIR), ignore_errors=True)
+        shutil.rmtree(partial_root, ignore_errors=True)
+        if shard is None:
+            _drop_shard_records(out_dir)
     return summary
 
 
-def report(summary: RunSummary, out_dir: str, unit: str) -> int:
+def report(summary: RunSummary, out_dir: str, unit: str, shard: Shard | None = None) -> int:
     """Print the one-line outcome; exit code 0 when nothing failed, else 1."""
     line = (f"{summary.done} videos written ({summary.units} {unit}), {summary.skipped} already done, "
             f"{summary.failed} failed")
+    if shard is not None:
+        line = f"shard {shard.name}: " + line
     if summary.failed:
-        line += f" (see {os.path.join(out_dir, FAILURES_FILE)})"
+        line += f" (see {os.path.join(out_dir, failures_name(shard))})"
     print(line)
     return 1 if summary.failed else 0
