@@ -239,7 +239,7 @@ def test_devices_are_checked_in_one_line():
             resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 
-# ---- acceptance at full size (slow: minutes on 2 shared cores) ----
+# ---- acceptance at full size (slow: minutes on 2 shared cores, eager like the unit tests) ----
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, size, count", [
@@ -248,7 +248,7 @@ def test_devices_are_checked_in_one_line():
 ])
 def test_flow_on_real_footage_agrees_with_opencv_full_size(name, size, count):
     frames = gray_frames(name, count, size)
-    assert_agrees_with_opencv(video3d_flows(frames, compile=None), opencv_flows(frames))
+    assert_agrees_with_opencv(video3d_flows(frames), opencv_flows(frames))
 
 
 @pytest.mark.slow
