@@ -11,6 +11,11 @@ parallelism the machine gives right now: on a shared box `2w / bare 2p` is the f
 the pool. Shared machines are noisy: compare ratios, not absolute numbers, and rerun when
 another job is busy.
 
+`--backend torch` runs the pipeline's TV-L1 with video3d.flow (batched PyTorch, compiled;
+each pipeline run starts fresh workers, which load the compiled solver from Inductor's disk
+cache after the first run): the bare baseline stays OpenCV's. benchmarks/bench_tvl1.py
+compares the two solvers themselves.
+
     python benchmarks/bench_flow.py --videos 4 --frames 8 --size 160x120 --repeats 3
 """
 
@@ -28,7 +33,7 @@ import cv2
 import numpy as np
 
 from data_prep.decode import iter_frames
-from data_prep.extract_flow import FlowOptions, extract_video_flow
+from data_prep.extract_flow import FLOW_BACKENDS, FlowOptions, extract_video_flow
 from data_prep.extract_frames import ResizeOptions, parse_size
 from data_prep.flow import FLOW_ALGORITHMS, FlowComputer
 from data_prep.inputs import collect_videos
@@ -74,9 +79,9 @@ def bare_pairs_per_second(algorithm: str, grays: list[list[np.ndarray]], process
     return pairs / (time.perf_counter() - start)
 
 
-def pipeline_pairs_per_second(algorithm: str, tasks, workers: int, scratch: str) -> float:
+def pipeline_pairs_per_second(algorithm: str, tasks, workers: int, scratch: str, backend: str = "opencv") -> float:
     out_dir = tempfile.mkdtemp(dir=scratch)
-    options = FlowOptions(ResizeOptions(), algorithm)
+    options = FlowOptions(ResizeOptions(), algorithm, backend=backend if algorithm == "tvl1" else "opencv")
     start = time.perf_counter()
     summary = run_videos(tasks, out_dir, extract_video_flow, options, workers, "pairs", {"bench": algorithm},
                          progress=False)
@@ -94,6 +99,8 @@ def main() -> None:
     parser.add_argument("--size", type=parse_size, default=(160, 120), help="WIDTHxHEIGHT of the videos")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per measurement")
     parser.add_argument("--algos", nargs="+", choices=FLOW_ALGORITHMS, default=list(FLOW_ALGORITHMS))
+    parser.add_argument("--backend", choices=FLOW_BACKENDS, default="opencv",
+                        help="TV-L1 in the pipeline: OpenCV's or video3d.flow's (the bare baseline stays OpenCV's)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     width, height = args.size
@@ -114,8 +121,8 @@ def main() -> None:
             for _ in range(args.repeats):
                 runs["bare"].append(bare_pairs_per_second(algorithm, grays))
                 runs["bare2"].append(bare_pairs_per_second(algorithm, grays, processes=2))
-                runs["1w"].append(pipeline_pairs_per_second(algorithm, tasks, 1, scratch))
-                runs["2w"].append(pipeline_pairs_per_second(algorithm, tasks, 2, scratch))
+                runs["1w"].append(pipeline_pairs_per_second(algorithm, tasks, 1, scratch, args.backend))
+                runs["2w"].append(pipeline_pairs_per_second(algorithm, tasks, 2, scratch, args.backend))
             median = {k: statistics.median(v) for k, v in runs.items()}
             print(f"{algorithm:<10} {median['bare']:>9.2f} {median['bare2']:>9.2f} {median['1w']:>12.2f} "
                   f"{median['2w']:>12.2f} {median['1w'] / median['bare']:>13.2f} {median['2w'] / median['1w']:>8.2f} "
