@@ -89,3 +89,32 @@ def test_a_missing_file_exits_2_with_one_line_and_no_traceback(two_streams, tmp_
                          capture_output=True, text=True, check=False)
     assert res.returncode == 2
     assert res.stderr == f"error: results file not found: {tmp_path / 'missing file.json'}\n"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda doc: doc["videos"].append(dict(doc["videos"][0])), "video 'b' is listed twice (entries 0 and 2)"),
+    (lambda doc: doc["videos"][1]["probs"].__setitem__(0, float("nan")), "video 'a' has score nan"),
+    (lambda doc: doc.update(videos=None), "videos must be a list of video entries, got None"),
+    (lambda doc: doc["videos"][0].update(video_id=["a"]), "video entry 0 has video_id ['a']"),
+])
+def test_malformed_inputs_are_refused_with_one_line_and_exit_2(two_streams, capsys, change, message):
+    rgb, flow = two_streams
+    document = json.loads(Path(flow).read_text())
+    change(document)
+    Path(flow).write_text(json.dumps(document))
+    assert fuse_scores.main([rgb, flow]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flow}: {message}") and err.count("\n") == 1
+
+
+def test_same_classes_in_another_order_are_reordered_not_refused(tmp_path, capsys):
+    def named(path, classes, videos):
+        results = [VideoResult(i, vid, label, torch.tensor(probs), int(torch.tensor(probs).argmax()))
+                   for i, (vid, label, probs) in enumerate(videos)]
+        save_results(str(path), results_to_dict(results, summarise(results, 30), 3, classes))
+        return str(path)
+
+    rgb = named(tmp_path / "rgb.json", ["x", "y", "z"], [("a", 0, [0.4, 0.5, 0.1])])
+    flow = named(tmp_path / "flow.json", ["z", "y", "x"], [("a", 2, [0.0, 0.1, 0.9])])
+    assert fuse_scores.main([rgb, flow]) == 0
+    assert "fused (weights 1, 1): top-1 100.00%" in capsys.readouterr().out

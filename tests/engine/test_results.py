@@ -152,3 +152,58 @@ def test_class_names_are_read_one_per_line_and_ignored_when_the_count_differs(tm
 def test_nan_metrics_never_reach_the_document():
     doc = _document([], failed=["x"])
     assert not any(isinstance(v, float) and math.isnan(v) for v in doc["metrics"].values())
+
+
+def _raw(**changes):
+    """A valid saved document with two videos (3 classes, named), then `changes` applied."""
+    doc = _document([_video(0, 0, [0.7, 0.2, 0.1]), _video(1, 2, [0.2, 0.2, 0.6])], classes=["a", "b", "c"])
+    doc.update(changes)
+    return doc
+
+
+def _first_video(**changes):
+    doc = _raw()
+    doc["videos"][0].update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    (_raw(videos=None), "videos must be a list of video entries, got None"),
+    (_first_video(probs=["0.7", "0.2", "0.1"]), "video 'v0' has score '0.7'; scores must be finite numbers"),
+    (_first_video(probs=[float("nan"), 0.2, 0.1]), "video 'v0' has score nan; scores must be finite numbers"),
+    (_first_video(probs="0.7 0.2 0.1"), "video 'v0': probs must be a list of 3 numbers, got str"),
+    (_first_video(video_id=["v", "0"]), "video entry 0 has video_id \\['v', '0'\\], expected a non-empty string"),
+    (_first_video(video_id="v1"), "video 'v1' is listed twice \\(entries 0 and 1\\)"),
+    (_first_video(label="0"), "video 'v0' has label '0', expected an integer in \\[0, 3\\)"),
+    (_first_video(label=3), "video 'v0' has label 3, expected an integer in \\[0, 3\\)"),
+    (_first_video(pred=True), "video 'v0' has pred True"),
+    (_raw(num_classes="3"), "num_classes must be a positive integer, got '3'"),
+    (_raw(classes=["a", "b"]), "classes must be null or a list of 3 names"),
+    (_raw(classes=["a", "b", "a"]), "class name 'a' appears twice"),
+    (_raw(failed=None), "failed must be a list"),
+    (_raw(metrics={"top1": "high"}), "metrics must hold top1"),
+])
+def test_load_results_refuses_each_malformed_field_in_one_line(tmp_path, document, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))  # json writes NaN as NaN, which json.load reads back
+    with pytest.raises(DataError, match=message) as err:
+        load_results(str(path))
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def test_fusion_reorders_scores_and_labels_of_the_same_classes_in_another_order():
+    rgb = _document([_video(0, 0, [0.6, 0.3, 0.1]), _video(1, 2, [0.1, 0.2, 0.7])], classes=["a", "b", "c"])
+    # the same videos from a run whose class list was c, a, b: label and scores permuted
+    flow = _document([_video(0, 1, [0.2, 0.8, 0.0]), _video(1, 0, [0.5, 0.3, 0.2])], classes=["c", "a", "b"])
+    fused = fuse_results([rgb, flow], [1.0, 1.0], ["rgb.json", "flow.json"])
+    by_id = {v["video_id"]: v for v in fused["videos"]}
+    assert by_id["v0"]["probs"] == pytest.approx([0.7, 0.15, 0.15])  # flow v0 in a, b, c order: .8, 0, .2
+    assert by_id["v1"]["probs"] == pytest.approx([0.2, 0.2, 0.6])
+    assert fused["classes"] == ["a", "b", "c"] and fused["metrics"]["top1"] == pytest.approx(100.0)
+
+
+def test_fusion_refuses_different_class_names():
+    rgb = _document([_video(0, 0, [0.6, 0.3, 0.1])], classes=["a", "b", "c"])
+    flow = _document([_video(0, 0, [0.6, 0.3, 0.1])], classes=["a", "b", "d"])
+    with pytest.raises(DataError, match="flow.json and rgb.json name different classes \\(e.g. 'c'"):
+        fuse_results([rgb, flow], [1, 1], ["rgb.json", "flow.json"])

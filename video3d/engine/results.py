@@ -17,6 +17,8 @@ Results file (`TEST.SAVE_RESULTS_PATH`), format "video3d-results-v1", UTF-8 JSON
 `probs` are the view-aggregated softmax scores (`DATA.ENSEMBLE_METHOD`: a mean sums to 1; sum
 and max do not); for FFC models the mean over the seven outputs, while `pred` is the class the
 test rule chose (the vote). Videos are sorted by their index in the test list.
+`load_results` checks every field (`validate_results`): each video once, K finite scores,
+labels and predictions among the K classes, distinct class names.
 """
 
 from __future__ import annotations
@@ -130,36 +132,121 @@ def load_results(path: str) -> dict:
         raise DataError(f"results file not found: {path}") from err
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not a readable JSON results file ({err})") from err
+    validate_results(document, path)
+    return document
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def validate_results(document, path: str) -> None:
+    """Check every field of a "video3d-results-v1" document; `DataError` naming `path` and the
+    entry at fault: wrong types, a video listed twice, scores that are not K finite numbers,
+    labels or predictions outside the classes, duplicated class names."""
     if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
         raise DataError(f"{path}: not a {RESULTS_FORMAT} results file")
     num_classes = document.get("num_classes")
-    for position, video in enumerate(document.get("videos", [])):
+    if not _is_int(num_classes) or num_classes < 1:
+        raise DataError(f"{path}: num_classes must be a positive integer, got {num_classes!r}")
+    classes = document.get("classes")
+    if classes is not None:
+        if not isinstance(classes, list) or len(classes) != num_classes or not all(isinstance(c, str) for c in classes):
+            raise DataError(f"{path}: classes must be null or a list of {num_classes} names (strings)")
+        if len(set(classes)) != len(classes):
+            twice = next(c for c in classes if classes.count(c) > 1)
+            raise DataError(f"{path}: class name {twice!r} appears twice in classes")
+    if not _is_int(document.get("num_views", 0)):
+        raise DataError(f"{path}: num_views must be an integer, got {document['num_views']!r}")
+    videos = document.get("videos")
+    if not isinstance(videos, list):
+        raise DataError(f"{path}: videos must be a list of video entries, got {videos!r}"[:300])
+    first_seen: dict[str, int] = {}
+    for position, video in enumerate(videos):
         if not isinstance(video, dict) or not {"video_id", "label", "probs"} <= video.keys():
             raise DataError(f"{path}: video entry {position} lacks video_id, label or probs")
-        if len(video["probs"]) != num_classes:
-            raise DataError(
-                f"{path}: video {video['video_id']!r} has {len(video['probs'])} scores, "
-                f"expected num_classes = {num_classes}"
-            )
-    return document
+        _check_video(video, position, num_classes, path)
+        video_id = video["video_id"]
+        if video_id in first_seen:
+            raise DataError(f"{path}: video {video_id!r} is listed twice (entries {first_seen[video_id]} and {position})")
+        first_seen[video_id] = position
+    failed = document.get("failed", [])
+    if not isinstance(failed, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("video_id"), str) for entry in failed
+    ):
+        raise DataError(f"{path}: failed must be a list of entries with a video_id string")
+    metrics = document.get("metrics")
+    if not isinstance(metrics, dict) or not all(
+        metrics.get(key) is None or _is_number(metrics.get(key)) for key in ("top1", "top5", "mean_class_acc")
+    ) or not _is_int(metrics.get("num_videos")):
+        raise DataError(f"{path}: metrics must hold top1, top5, mean_class_acc (numbers or null) and num_videos")
+
+
+def _check_video(video: dict, position: int, num_classes: int, path: str) -> None:
+    video_id, label, probs = video["video_id"], video["label"], video["probs"]
+    if not isinstance(video_id, str) or not video_id:
+        raise DataError(f"{path}: video entry {position} has video_id {video_id!r}, expected a non-empty string")
+    where = f"{path}: video {video_id!r}"
+    if not _is_int(label) or not 0 <= label < num_classes:
+        raise DataError(f"{where} has label {label!r}, expected an integer in [0, {num_classes})")
+    pred = video.get("pred")
+    if pred is not None and (not _is_int(pred) or not 0 <= pred < num_classes):
+        raise DataError(f"{where} has pred {pred!r}, expected an integer in [0, {num_classes})")
+    if not isinstance(probs, list):
+        raise DataError(f"{where}: probs must be a list of {num_classes} numbers, got {type(probs).__name__}")
+    if len(probs) != num_classes:
+        raise DataError(f"{where} has {len(probs)} scores, expected num_classes = {num_classes}")
+    bad = [p for p in probs if not (_is_number(p) and math.isfinite(p))]
+    if bad:
+        raise DataError(f"{where} has score {bad[0]!r}; scores must be finite numbers")
+
+
+def _class_order(document: Mapping, reference: Mapping, name: str, ref_name: str) -> list[int] | None:
+    """For each reference class, its index in `document` when both name their classes in a
+    different order (None: same order); `DataError` when the names differ."""
+    names, ref_names = document.get("classes"), reference.get("classes")
+    if not names or not ref_names or names == ref_names:
+        return None
+    if set(names) != set(ref_names):
+        example = sorted(set(names) ^ set(ref_names))[0]
+        raise DataError(f"{name} and {ref_name} name different classes (e.g. {example!r} is in only one of them)")
+    position = {class_name: index for index, class_name in enumerate(names)}
+    logger.info("%s lists the classes of %s in another order: its scores are re-ordered", name, ref_name)
+    return [position[class_name] for class_name in ref_names]
+
+
+def _in_reference_order(document: Mapping, order: list[int] | None) -> list[dict]:
+    """The videos of `document` with scores and labels in the reference's class order."""
+    if order is None:
+        return list(document["videos"])
+    back = {old: new for new, old in enumerate(order)}
+    return [{**video, "label": back[video["label"]], "probs": [video["probs"][old] for old in order],
+             "pred": None if video.get("pred") is None else back[video["pred"]]} for video in document["videos"]]
 
 
 def fuse_results(documents: Sequence[Mapping], weights: Sequence[float], names: Sequence[str]) -> dict:
     """Weighted average of the per-video scores of several results documents (two-stream fusion).
 
     Videos are matched by `video_id`; the fused prediction is the arg-max of the fused scores.
-    Raises `DataError` when class counts, video sets or labels differ (naming `names[i]`).
+    Files that name the same classes in another order are re-ordered to the first file's.
+    Raises `DataError` when class counts or names, video sets or labels differ (naming `names[i]`).
     Returns a results document whose `ensemble` records the inputs and weights.
     """
     if len(weights) != len(documents):
         raise DataError(f"{len(weights)} weights given for {len(documents)} results files")
     reference, ref_name = documents[0], names[0]
-    by_id = [{v["video_id"]: v for v in doc["videos"]} for doc in documents]
-    for doc, videos, name in zip(documents[1:], by_id[1:], names[1:], strict=True):
+    for doc, name in zip(documents[1:], names[1:], strict=True):
         if doc["num_classes"] != reference["num_classes"]:
             raise DataError(
                 f"{name} has {doc['num_classes']} classes but {ref_name} has {reference['num_classes']}"
             )
+    by_id = [{v["video_id"]: v for v in _in_reference_order(doc, _class_order(doc, reference, name, ref_name))}
+             for doc, name in zip(documents, names, strict=True)]
+    for videos, name in zip(by_id[1:], names[1:], strict=True):
         only_here = videos.keys() - by_id[0].keys()
         only_there = by_id[0].keys() - videos.keys()
         if only_here or only_there:
