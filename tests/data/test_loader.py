@@ -6,7 +6,7 @@ import torch
 from video3d.data import build_loader, set_loader_epoch
 from video3d.data import loader as loader_module
 from video3d.data.loader import ResumableSampler, per_process_batch_size
-from video3d.errors import ConfigError
+from video3d.errors import ConfigError, DataError
 
 
 def test_sampler_order_depends_on_epoch_only():
@@ -92,3 +92,35 @@ def test_each_process_loads_its_share_of_the_global_batch(loader_cfg, monkeypatc
     loader = build_loader(loader_cfg, "train", True)
     assert loader.batch_size == 2 and loader.sampler.rank == 1 and loader.sampler.num_replicas == 2
     assert not loader.pin_memory or torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_a_data_error_in_a_worker_is_raised_as_its_own_one_line(loader_cfg, tmp_path, workers):
+    """Every sample fails (a wrong DATA.PATH_PREFIX): the DataError reads the same with any
+    worker count, not "Caught DataError in DataLoader worker process 0" and its traceback."""
+    loader_cfg.DATA.PATH_PREFIX = str(tmp_path / "wrong prefix")
+    loader_cfg.DATA_LOADER.NUM_WORKERS = workers
+    loader = build_loader(loader_cfg, "train", training=True)
+    set_loader_epoch(loader, 0)
+    with pytest.raises(DataError) as info:
+        next(iter(loader))
+    message = str(info.value)
+    assert message.startswith("5 samples in a row could not be decoded (DATA.MAX_CONSECUTIVE_FAILURES=5); last: ")
+    assert str(tmp_path / "wrong prefix") in message and "\n" not in message and "Caught" not in message
+
+
+def test_a_decode_error_from_a_worker_keeps_its_type_path_and_reason():
+    from video3d.data.worker_errors import original_worker_error
+    from video3d.errors import DecodeError
+
+    try:
+        raise DecodeError("/v/a: b.mp4", "moov atom not found")
+    except DecodeError:
+        from torch._utils import ExceptionWrapper
+
+        wrapped = ExceptionWrapper(where="in DataLoader worker process 1")
+    with pytest.raises(RuntimeError) as info:
+        wrapped.reraise()
+    original = original_worker_error(info.value)
+    assert isinstance(original, DecodeError) and str(original) == "/v/a: b.mp4: moov atom not found"
+    assert original_worker_error(ValueError("Caught nothing")) is None

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from video3d.config import multigrid
 from video3d.data.datasets import build_dataset
+from video3d.data.worker_errors import UnwrappingDataLoader
 from video3d.errors import ConfigError
 from video3d.utils.distributed import get_rank, get_world_size
 
@@ -75,7 +76,7 @@ def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
         from video3d.data.multigrid_sampler import MultigridBatchSampler
 
         batching = {"batch_sampler": MultigridBatchSampler(sampler, cfg, batch_size)}
-    return DataLoader(
+    return UnwrappingDataLoader(
         dataset,
         **batching,
         num_workers=workers,

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import torch
 from fvcore.common.config import CfgNode
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from video3d.choices import Choices
 from video3d.data import build_multiview_dataset
 from video3d.data.transforms import Normalizer
+from video3d.data.worker_errors import UnwrappingDataLoader
 from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
 from video3d.engine.evaluation_report import report_results
 from video3d.engine.results import VideoResult, split_failed, summarise
@@ -165,7 +166,7 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
                     device: torch.device, normalizer: Normalizer) -> list[VideoResult]:
     """Results of this rank's videos `indices` of a multi-view dataset (one loader item per
     video, uint8 views batched, each chunk normalised by `normalizer` on `device`)."""
-    loader = DataLoader(
+    loader = UnwrappingDataLoader(
         _VideoShard(dataset, indices), batch_size=None, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda",
     )

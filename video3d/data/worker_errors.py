@@ -1,0 +1,72 @@
+"""A video3d error raised in a DataLoader worker reaches the user as its own one line.
+
+torch re-raises a worker's exception in the main process as "Caught DataError in DataLoader
+worker process 0. Original Traceback ..." with the worker's whole traceback as the message
+(and as a RuntimeError when the type needs other constructor arguments, as DecodeError does).
+`UnwrappingDataLoader` recovers the original `Video3DError` from that text where the loader is
+iterated, so NUM_WORKERS >= 1 reports exactly what NUM_WORKERS 0 reports.
+"""
+
+from __future__ import annotations
+
+import re
+
+from torch.utils.data import DataLoader
+
+from video3d import errors
+
+_WORKER_MESSAGE = re.compile(r"\ACaught \w+ in DataLoader worker process \d+\.\nOriginal ")
+_VIDEO3D_ERROR_LINE = re.compile(r"^video3d\.errors\.(\w+): ", re.MULTILINE)
+
+
+def original_worker_error(error: BaseException) -> errors.Video3DError | None:
+    """The `Video3DError` a DataLoader worker raised, rebuilt from torch's re-raised `error`;
+    None when `error` is not a worker's video3d error (other errors keep their traceback)."""
+    text = str(error)
+    if not _WORKER_MESSAGE.match(text):
+        return None
+    lines = list(_VIDEO3D_ERROR_LINE.finditer(text))
+    if not lines:
+        return None
+    last = lines[-1]
+    message = text[last.end():].rstrip("\n")
+    error_type = getattr(errors, last.group(1), None)
+    if "Traceback (most recent call last)" in message or not (
+        isinstance(error_type, type) and issubclass(error_type, errors.Video3DError)
+    ):
+        return None  # the worker's final exception was something else, raised while handling ours
+    original = error_type.__new__(error_type)
+    Exception.__init__(original, message)  # str(original) == the worker's message
+    if isinstance(original, errors.DecodeError):
+        original.path, _, original.reason = message.partition(": ")
+    return original
+
+
+class _UnwrappingIterator:
+    def __init__(self, iterator):
+        self._iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except Exception as error:
+            original = original_worker_error(error)
+            if original is None:
+                raise
+            raise original from None
+
+    def __len__(self) -> int:
+        return len(self._iterator)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
+class UnwrappingDataLoader(DataLoader):
+    """A DataLoader whose iteration raises a worker's video3d error as that error."""
+
+    def __iter__(self):
+        return _UnwrappingIterator(super().__iter__())
