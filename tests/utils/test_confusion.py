@@ -29,3 +29,33 @@ def test_confusion_png_for_many_classes_is_written_without_tick_labels(tmp_path)
     path = tmp_path / "cm.png"
     save_confusion_matrix_png(torch.eye(400, dtype=torch.long), str(path))
     assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_cell_counts_are_readable_on_every_cell_colour():
+    """The count's colour follows the cell's brightness: at least 4.5:1 contrast (WCAG AA) on
+    every shade of the map, light cells just above half recall included."""
+    from matplotlib import colormaps
+
+    from video3d.utils.confusion import contrast_ratio, relative_luminance, text_colour
+
+    blues = colormaps["Blues"]
+    for value in [i / 100 for i in range(101)]:
+        cell = blues(value)[:3]
+        text = 0.0 if text_colour(cell) == "black" else 1.0
+        assert contrast_ratio(relative_luminance(cell), text) >= 4.5, value
+    assert text_colour(blues(0.55)[:3]) == "black" and text_colour(blues(1.0)[:3]) == "white"
+
+
+def test_a_light_cell_above_half_recall_gets_a_black_count(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn = {}
+    original = Axes.text
+
+    def record(self, x, y, text, **kwargs):
+        drawn[(y, x)] = kwargs.get("color")
+        return original(self, x, y, text, **kwargs)
+
+    monkeypatch.setattr(Axes, "text", record)
+    save_confusion_matrix_png(torch.tensor([[11, 9], [0, 20]]), str(tmp_path / "cm.png"))
+    assert drawn == {(0, 0): "black", (0, 1): "black", (1, 1): "white"}  # 55 %, 45 %, 100 % recall

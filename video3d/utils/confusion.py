@@ -30,6 +30,24 @@ def row_normalise(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.double() / totals
 
 
+def relative_luminance(rgb: Sequence[float]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour with channels in [0, 1]."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(first: float, second: float) -> float:
+    """WCAG 2 contrast ratio of two relative luminances (1 to 21)."""
+    light, dark = max(first, second), min(first, second)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def text_colour(cell_rgb: Sequence[float]) -> str:
+    """"black" or "white", whichever contrasts more with a cell of colour `cell_rgb`."""
+    luminance = relative_luminance(cell_rgb)
+    return "black" if contrast_ratio(luminance, 0.0) >= contrast_ratio(luminance, 1.0) else "white"
+
+
 def save_confusion_matrix_png(
     matrix: torch.Tensor, path: str, class_names: Sequence[str] | None = None, title: str = ""
 ) -> None:
@@ -50,7 +68,7 @@ def save_confusion_matrix_png(
         normalised = row_normalise(matrix)
         for (row, col), count in np.ndenumerate(matrix.numpy()):
             if count:
-                colour = "white" if normalised[row, col] > 0.5 else "black"
+                colour = text_colour(image.cmap(image.norm(float(normalised[row, col])))[:3])
                 axes.text(col, row, str(count), ha="center", va="center", fontsize=7, color=colour)
     if labelled:
         names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
