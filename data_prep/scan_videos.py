@@ -7,7 +7,8 @@ or a folder searched recursively. Relative paths are taken from --prefix (defaul
 list's folder). The output (default `<LIST without .csv/.txt>_manifest.jsonl` beside it)
 holds one json object per video, in list order:
 {"path", "frames", "fps", "width", "height", "ok", "reason"}; `frames` counts the frames that
-decoded. Exit code 0: every video decodes, 1: some do not, 2: usage error.
+decoded. The broken paths are printed with their reasons (the first 20, then how many more).
+Exit code 0: every video decodes, 1: some do not, 2: usage error.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from data_prep.inputs import collect_videos
 from video3d.cli.base import command, default_workers, positive_int
 from video3d.errors import DecodeError
 from video3d.utils.io import atomic_write_text
+
+SHOWN_BROKEN = 20  # broken paths printed; the manifest lists them all
 
 
 def scan_video(path: str) -> dict:
@@ -80,9 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     results = scan([t.path for t in tasks], args.workers, progress=not args.no_progress)
     out = args.out or default_output(args.list)
     atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in results))
-    bad = sum(not r["ok"] for r in results)
-    print(f"{len(results) - bad} of {len(results)} videos decode; {bad} broken; manifest {out}")
-    return 1 if bad else 0
+    broken = [r for r in results if not r["ok"]]
+    for line in broken_lines(broken, out):
+        print(line)
+    print(f"{len(results) - len(broken)} of {len(results)} videos decode; {len(broken)} broken; manifest {out}")
+    return 1 if broken else 0
+
+
+def broken_lines(broken: list[dict], manifest: str, shown: int = SHOWN_BROKEN) -> list[str]:
+    """`broken: PATH: REASON` for the first `shown` broken videos, then how many more."""
+    lines = [f"broken: {r['path']}: {r['reason']}" for r in broken[:shown]]
+    if len(broken) > shown:
+        lines.append(f"and {len(broken) - shown} more, see {manifest}")
+    return lines
 
 
 if __name__ == "__main__":

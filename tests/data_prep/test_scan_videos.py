@@ -30,3 +30,18 @@ def test_all_good_exits_0_and_writes_where_asked(tmp_path, put_video):
     assert json.loads(out.read_text())["ok"] is True
     assert default_output("x/hmdb51.txt") == "x/hmdb51_manifest.jsonl"
     assert main([str(tmp_path / "nope.csv")]) == 2
+
+
+def test_broken_paths_are_printed_with_their_reasons_then_a_count(tmp_path, put_video, capsys):
+    put_video(tmp_path / "good.mp4")
+    for index in range(23):
+        put_video(tmp_path / f"bad {index:02d}.mp4", b"\x00garbage" * 8)
+    listing = tmp_path / "l.txt"
+    listing.write_text("good.mp4\n" + "".join(f"bad {i:02d}.mp4\n" for i in range(23)))
+    assert main([str(listing), "--workers", "1", "--no-progress"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in (tmp_path / "l_manifest.jsonl").read_text().splitlines()]
+    assert lines[:20] == [f"broken: {r['path']}: {r['reason']}" for r in rows[1:21]]
+    assert lines[0].startswith(f"broken: {tmp_path / 'bad 00.mp4'}: ") and len(lines[0]) > len("broken: : ") + 20
+    assert lines[20] == f"and 3 more, see {tmp_path / 'l_manifest.jsonl'}"
+    assert lines[21].startswith("1 of 24 videos decode; 23 broken")
