@@ -19,8 +19,8 @@ from -train.json, val.csv from -validation.json.
 hmdb51: the official `<class>_test_split{1,2,3}.txt` (1 train, 2 test, 0 unused; classes
 sorted); OUT_DIR/split_<k>/{train,val,test}.csv for videos, or OUT_DIR/split_<k>/{rgb,flow}/
 {train,val,test}.csv for frames (val and test both hold the id-2 videos).
-Videos named in the annotations but absent under ROOT (or empty frame folders) are left out
-and written to OUT_DIR/missing.txt; the exit code is then 1.
+Videos named in the annotations but absent under ROOT (or empty frame folders, or folders
+named like a video) are left out and written to OUT_DIR/missing.txt; the exit code is then 1.
 """
 
 from __future__ import annotations
@@ -118,7 +118,9 @@ def kinetics_from_tree(root: str, splits: dict[str, str], fmt: str) -> tuple[lis
             if name.startswith(".") or not os.path.isdir(class_dir):
                 continue
             for item in sorted(os.listdir(class_dir)):
-                if _is_item(item, fmt, os.path.isdir(os.path.join(class_dir, item))):
+                directory = os.path.isdir(os.path.join(class_dir, item))
+                # A folder named like a video is kept here so that list_text reports it missing.
+                if _is_item(item, fmt, directory) or (directory and _is_item(item, fmt, False)):
                     found[split].append((os.path.join(subdir, name, item), name))
     classes = sorted({name for items in found.values() for _, name in items})
     index = {name: i for i, name in enumerate(classes)}

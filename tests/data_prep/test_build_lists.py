@@ -157,3 +157,15 @@ def test_missing_inputs_are_usage_errors(tmp_path, argv, capsys):
     argv = [argv[0], str(tmp_path / argv[1]), *argv[2:]]
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_kinetics_tree_reports_a_folder_named_like_a_video_as_missing(tmp_path, capsys):
+    root = tmp_path / "k400"
+    _touch(root / "train" / "abseiling" / "a1.mp4")
+    (root / "train" / "abseiling" / "a2.mp4").mkdir(parents=True)  # e.g. an unpacked archive
+    _touch(root / "val" / "abseiling" / "a3.mp4")
+    out = tmp_path / "lists"
+    assert main(["kinetics", str(out), "--root", str(root)]) == 1
+    assert (out / "train.csv").read_text() == "train/abseiling/a1.mp4 0\n"
+    assert (out / "missing.txt").read_text() == "train/abseiling/a2.mp4\n"
+    assert "1 videos not found, left out of the lists" in capsys.readouterr().out
