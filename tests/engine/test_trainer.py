@@ -320,3 +320,23 @@ def test_event_store_keeps_latest_scalars_and_epoch_records():
     assert events.best("val_top1_err") == 10.0 and events.best("val_top1_err", before_current=True) == 20.0
     assert events.best("val_top5_err") is None
 
+
+
+def test_validation_counts_each_video_once_when_the_sampler_pads_for_several_processes():
+    """15 videos over 2 processes: rank 1's sampler repeats video 0 to give both 8 samples; the
+    two ranks' validation counts 15 clips, not 16 (all_reduce_sum adds the ranks' totals)."""
+    from torch.utils.data import DataLoader
+
+    from video3d.data import ResumableSampler
+
+    class Videos(torch.utils.data.Dataset):
+        def __len__(self):
+            return 15
+
+        def __getitem__(self, key):
+            index = key[1]
+            return {"video": torch.full((1, 1, 2, 2), float(index % 3)), "label": index % 3}
+
+    clips = [validate(_LabelFromInput(), DataLoader(Videos(), batch_size=3, sampler=ResumableSampler(
+        15, False, num_replicas=2, rank=rank)), torch.device("cpu"))["clips"] for rank in (0, 1)]
+    assert clips == [8, 7]

@@ -48,6 +48,13 @@ class ResumableSampler(Sampler):
     def __iter__(self):
         return iter([(self.epoch, index) for index in self.rank_indices()[self.skip :]])
 
+    def num_unique(self) -> int:
+        """How many of this rank's samples (after the skip) come first in the yielded order: the
+        rest, at most one at the end, repeat another rank's sample to even out the ranks."""
+        per_rank = -(-self.size // self.num_replicas)
+        unique = sum(1 for j in range(per_rank) if self.rank + j * self.num_replicas < self.size)
+        return max(unique - self.skip, 0)
+
     def __len__(self) -> int:
         return max(-(-self.size // self.num_replicas) - self.skip, 0)
 

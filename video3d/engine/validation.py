@@ -32,19 +32,29 @@ def validate(model: nn.Module, loader: Iterable[dict], device: torch.device,
 
     `logits_of` turns the model's outputs into [B, K] logits (the FFC head's mean of outputs);
     `autocast` is the mixed-precision context; `progress`, if given, times the batches and sees
-    each batch's hits. A clip whose batch marks it `replaced` (its video could not be decoded
-    and the dataset filled the slot with another video, which would count twice) is left out.
+    each batch's hits. Each video counts once: a clip whose batch marks it `replaced` (its video
+    could not be decoded and the dataset filled the slot with another video, which would count
+    twice) is left out, and so are the samples a padded sampler (`num_unique`) repeats to give
+    every process as many.
     Returns {} when no clip was evaluated, else {"loss", "top1_err", "top5_err", "clips"} and,
     with `progress`, "time_diff" (seconds per batch). The model is left in train mode.
     """
     model.eval()
     totals = [0.0, 0.0, 0.0, 0.0]  # loss sum, top-1 hits, top-5 hits, clips
+    sampler = getattr(loader, "sampler", None)
+    unique = sampler.num_unique() if hasattr(sampler, "num_unique") else None
+    seen = 0
     for batch in progress.timed(loader) if progress is not None else loader:
         videos, labels = batch["video"], batch["label"]
+        keep = torch.ones(len(labels), dtype=torch.bool)
+        if unique is not None:
+            keep &= torch.arange(seen, seen + len(labels)) < unique
+            seen += len(labels)
         if "replaced" in batch:
-            keep = ~batch["replaced"]
-            if not keep.any():
-                continue
+            keep &= ~batch["replaced"]
+        if not keep.any():
+            continue
+        if not keep.all():
             videos, labels = videos[keep], labels[keep]
         videos = videos.to(device, non_blocking=True)
         labels = labels.to(device)
