@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,9 +56,27 @@ class RunSummary:
     units: int = 0
 
 
+PARENT_POLL_SECONDS = 0.5  # how soon a worker notices that its parent is gone
+
+
 def _init_worker() -> None:
     cv2.setNumThreads(1)  # parallel over videos, one core each (docs/ENVIRONMENT.md)
     torch.set_num_threads(1)
+
+
+def _init_pool_worker() -> None:
+    _init_worker()
+    parent = os.getppid()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Stop this worker quietly once the parent that handed out the videos is gone (killed):
+    finishing the current video would only end in BrokenPipeError tracebacks. Its half-written
+    folder stays in .partial/, which the next run removes."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
 
 
 def _run_one(work: WorkFn, out_dir: str, partial_root: str, options: Any,
@@ -86,7 +105,7 @@ def _results(work: WorkFn, out_dir: str, partial_root: str, options: Any, tasks:
         _init_worker()
         yield from map(job, tasks)
         return
-    with get_context().Pool(min(workers, len(tasks)), initializer=_init_worker) as pool:
+    with get_context().Pool(min(workers, len(tasks)), initializer=_init_pool_worker) as pool:
         yield from pool.imap_unordered(job, tasks)
 
 

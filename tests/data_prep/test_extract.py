@@ -171,3 +171,52 @@ def test_list_inputs_drop_labels_and_refuse_escaping_or_clashing_ids(tmp_path):
     (tmp_path / "clash.txt").write_text("x.mp4\nx.avi\n")
     with pytest.raises(DataError, match="both map to output 'x'"):
         collect_videos(str(tmp_path / "clash.txt"))
+
+
+_ORPHAN_PARENT = """
+import os, sys, time
+from data_prep.inputs import VideoTask
+from data_prep.pool import run_videos
+
+def slow_work(path, folder, options):
+    open(os.path.join(folder, "pid"), "w").write(str(os.getpid()))
+    time.sleep(60)  # a long video: still running when the parent is killed
+    return 1
+
+tasks = [VideoTask(path=f"/v/{i}.mp4", video_id=f"v{i}") for i in range(4)]
+run_videos(tasks, sys.argv[1], slow_work, None, workers=2, unit="frames", manifest={}, progress=False)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_quietly_when_the_parent_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    stderr = tmp_path / "stderr.txt"
+    with open(stderr, "w") as err:
+        parent = subprocess.Popen([sys.executable, "-c", _ORPHAN_PARENT, str(out)], stderr=err,
+                                  stdout=subprocess.DEVNULL)
+    partial = out / ".partial"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(partial.glob("*/pid"))) < 2:
+        time.sleep(0.1)
+    pids = [int(p.read_text()) for p in partial.glob("*/pid") if p.read_text()]
+    assert len(pids) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)  # before: they slept on, then BrokenPipeError
+    assert stderr.read_text() == ""
