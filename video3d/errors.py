@@ -27,3 +27,7 @@ class DecodeError(Video3DError):
 
 class CheckpointError(Video3DError):
     """A checkpoint file is missing, truncated, or holds something other than tensors."""
+
+
+class PeerLostError(Video3DError):
+    """Another process of a distributed job stopped (crashed or was killed) mid-run."""

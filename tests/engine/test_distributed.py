@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -146,3 +147,32 @@ def test_pyslowfast_launch_flags_join_two_shards_over_tcp(tmp_path):
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     assert [out.strip() for out, _ in outputs] == ["0 2 0 2 [0, 10]", "1 2 1 2 [0, 10]"]
+
+
+@pytest.mark.slow
+def test_a_rank_that_loses_its_peer_outside_torchrun_ends_with_one_line_naming_it(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "engine_lost_peer.py")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank),
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        procs.append(subprocess.Popen([sys.executable, script, str(tmp_path / "out")], env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    _, err = procs[0].communicate(timeout=300)
+    procs[1].communicate(timeout=60)
+    assert procs[0].returncode == 2
+    assert err.startswith("error: rank 0 lost its peer rank 1 (gloo: connection ") and err.count("\n") == 1
+
+
+def test_lost_peer_messages_name_the_rank_and_leave_other_errors_alone():
+    from video3d.engine.distributed import lost_peer_error
+
+    gloo = RuntimeError("[pair.cc:561] Connection closed by peer [127.0.0.1]:46823. This is typically caused by ...")
+    assert str(lost_peer_error(gloo, 1, 2)) == ("rank 1 lost its peer rank 0 (gloo: connection closed by peer "
+                                                "[127.0.0.1]:46823): that process stopped; its log says why")
+    assert "rank 3 lost a peer rank of the 4 processes" in str(lost_peer_error(gloo, 3, 4))
+    assert lost_peer_error(RuntimeError("CUDA out of memory"), 0, 2) is None
+    assert lost_peer_error(gloo, 0, 1) is None

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from fvcore.common.config import CfgNode
 
-from video3d.errors import ConfigError
+from video3d.errors import ConfigError, PeerLostError
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -158,6 +158,24 @@ def init_distributed(cfg: CfgNode, init_method: str | None = None) -> ProcessInf
     logger.info("process group: %s, rank %d of %d (local rank %d)", backend, info.rank, info.world_size,
                 info.local_rank)
     return info
+
+
+_LOST_PEER = re.compile(r"(Connection closed by peer|Connection reset by peer|Broken pipe)\s*(\[[^\]]*\]:\d+)?")
+
+
+def lost_peer_error(error: BaseException, rank: int, world_size: int) -> PeerLostError | None:
+    """One line for a collective that failed because another rank's process is gone (gloo
+    reports only the peer's address); None for any other error."""
+    match = _LOST_PEER.search(str(error))
+    if world_size < 2 or not match:
+        return None
+    address = f" {match.group(2)}" if match.group(2) else ""
+    gloo = f"gloo: {match.group(1).lower()}{address}"
+    if world_size == 2:
+        return PeerLostError(f"rank {rank} lost its peer rank {1 - rank} ({gloo}): that process stopped; "
+                             "its log says why")
+    return PeerLostError(f"rank {rank} lost a peer rank of the {world_size} processes ({gloo}): "
+                         "another process stopped; the other ranks' logs say which and why")
 
 
 def destroy_distributed() -> None:

@@ -6,7 +6,7 @@ import importlib.util
 
 from fvcore.common.config import CfgNode
 
-from video3d.engine.distributed import destroy_distributed, init_distributed
+from video3d.engine.distributed import destroy_distributed, init_distributed, lost_peer_error
 from video3d.engine.trainer import TrainComponents, seed_everything, train
 from video3d.utils.logging import get_logger
 
@@ -36,6 +36,11 @@ def run_job(cfg: CfgNode, components: TrainComponents | None = None, init_method
             results["train"] = train(cfg, components)
         if cfg.TEST.ENABLE:
             results["test"] = _run_test(cfg)
+    except RuntimeError as err:
+        lost = lost_peer_error(err, info.rank, info.world_size)
+        if lost is None:
+            raise
+        raise lost from None
     finally:
         destroy_distributed()
     return results
