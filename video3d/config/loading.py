@@ -16,6 +16,7 @@ from video3d.config.checks import ARCHS, ConfigError, check_config
 from video3d.config.defaults import get_cfg
 from video3d.config.pyslowfast import REFUSED_ARCHS, Sieve, refused_arch, sieve_items, sieve_tree
 from video3d.utils.logging import get_logger
+from video3d.utils.paths import local_copy
 
 logger = get_logger(__name__)
 
@@ -69,7 +70,7 @@ def _check_arch(tree: dict, source: str) -> None:
 
 
 def _read_yaml(path: str) -> dict:
-    if not os.path.isfile(path):
+    if not os.path.isfile(local_copy(path, ConfigError)):  # a URL: fetched once into the iopath cache
         raise ConfigError(f"config file not found: {path}")
     try:
         tree = CfgNode.load_yaml_with_base(path)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from fvcore.common.config import CfgNode
 
 from video3d.errors import DataError
+from video3d.utils.paths import local_copy
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class VideoRecord:
 
 def _read_lines(path: str) -> list[tuple[int, str]]:
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(local_copy(path, DataError), encoding="utf-8") as handle:
             return [(n, line.rstrip("\r\n")) for n, line in enumerate(handle, 1) if line.strip()]
     except OSError as error:
         raise DataError(f"{path}: cannot read the list: {error.strerror or error}") from error
@@ -97,7 +98,7 @@ def read_class_names(path: str) -> list[str]:
 def kinetics_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
     """The `split` list of DATA.PATH_TO_DATA_DIR (video or frame list, as DATA.FORMAT says)."""
     list_path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{split}.csv")
-    if not os.path.isfile(list_path):
+    if not os.path.isfile(local_copy(list_path, DataError)):
         raise DataError(f"{list_path}: list for split {split!r} not found (DATA.PATH_TO_DATA_DIR)")
     return read_list(list_path, cfg.DATA.FORMAT, cfg.DATA.PATH_PREFIX, cfg.MODEL.NUM_CLASSES,
                      cfg.DATA.PATH_LABEL_SEPARATOR)
@@ -105,7 +106,7 @@ def kinetics_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
 
 def _load_json(path: str):
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(local_copy(path, DataError), encoding="utf-8") as handle:
             return json.load(handle)
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error} (DATA.SSV2_LABELS_DIR)") from error

@@ -32,6 +32,7 @@ from video3d.models.convert import to_video3d_names
 from video3d.utils.checksum import payload_checksum
 from video3d.utils.io import atomic_write
 from video3d.utils.logging import get_logger
+from video3d.utils.paths import is_local, local_copy, open_for_writing
 
 logger = get_logger(__name__)
 
@@ -60,7 +61,7 @@ def save_checkpoint(path: str, state: Mapping) -> str:
     payload = {key: value for key, value in state.items() if key != CHECKSUM_KEY}
     payload[CHECKSUM_KEY] = payload_checksum(payload)
     try:
-        with atomic_write(path, "wb") as handle:
+        with (atomic_write(path, "wb") if is_local(path) else open_for_writing(path, "wb")) as handle:
             torch.save(payload, handle)
     except Exception as err:
         os_error = _os_error_in(err)
@@ -105,12 +106,13 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu", mmap: b
     and saying in plain words what is wrong: empty, not a video3d checkpoint, truncated,
     damaged, checksum mismatch, or a pickle carrying arbitrary objects (code that would run).
     """
-    if not os.path.isfile(path):
+    local = local_copy(path, CheckpointError)  # a URL is fetched once into the iopath cache
+    if not os.path.isfile(local):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        checkpoint = torch.load(local, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... by cause
-        raise CheckpointError(f"unusable checkpoint {path}: {_load_failure(path, err)}") from err
+        raise CheckpointError(f"unusable checkpoint {path}: {_load_failure(local, err)}") from err
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"unusable checkpoint {path}: not a video3d checkpoint "
                               f"(holds a {type(checkpoint).__name__}, expected a dict)")
@@ -154,7 +156,7 @@ def latest_checkpoint(cfg: CfgNode) -> str | None:
 def find_test_checkpoint(cfg: CfgNode) -> str | None:
     """TEST.CHECKPOINT_FILE_PATH, else checkpoint_best.pyth, else the newest complete one; None if none."""
     if cfg.TEST.CHECKPOINT_FILE_PATH:
-        if not os.path.isfile(cfg.TEST.CHECKPOINT_FILE_PATH):
+        if not os.path.isfile(local_copy(cfg.TEST.CHECKPOINT_FILE_PATH, CheckpointError)):
             raise CheckpointError(f"TEST.CHECKPOINT_FILE_PATH not found: {cfg.TEST.CHECKPOINT_FILE_PATH}")
         return cfg.TEST.CHECKPOINT_FILE_PATH
     best = os.path.join(checkpoint_dir(cfg), BEST_NAME)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from video3d.engine.metrics import compute_metrics
 from video3d.errors import DataError
 from video3d.utils.io import atomic_write_text
 from video3d.utils.logging import get_logger
+from video3d.utils.paths import is_file, is_local, local_copy, open_for_writing
 
 logger = get_logger(__name__)
 
@@ -120,13 +120,18 @@ def results_to_dict(
 
 def save_results(path: str, document: Mapping) -> None:
     """Write a results document atomically (compact: a Kinetics run holds 20k x 400 scores)."""
-    atomic_write_text(path, json.dumps(document, separators=(",", ":")) + "\n")
+    text = json.dumps(document, separators=(",", ":")) + "\n"
+    if is_local(path):
+        atomic_write_text(path, text)
+    else:
+        with open_for_writing(path) as handle:
+            handle.write(text)
 
 
 def load_results(path: str) -> dict:
     """Read and check a results file; `DataError` naming the file and the fault otherwise."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(local_copy(path, DataError), encoding="utf-8") as handle:
             document = json.load(handle)
     except FileNotFoundError as err:
         raise DataError(f"results file not found: {path}") from err
@@ -281,10 +286,10 @@ def load_class_names(path: str, num_classes: int) -> list[str] | None:
     """Class names, one per line (line i = label i); None with a warning when they do not fit."""
     if not path:
         return None
-    if not os.path.isfile(path):
+    if not is_file(path):
         logger.warning("DATA.CLASS_NAMES_FILE %s not found; class indices are used instead", path)
         return None
-    with open(path, encoding="utf-8") as handle:
+    with open(local_copy(path, DataError), encoding="utf-8") as handle:
         names = [line.strip() for line in handle if line.strip()]
     if len(names) != num_classes:
         logger.warning(

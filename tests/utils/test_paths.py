@@ -1,0 +1,89 @@
+"""Lists, configs, checkpoints, results and class names read from http:// through iopath:
+a server on 127.0.0.1 serves them; an unreachable URL is one line."""
+
+import functools
+import http.server
+import threading
+
+import pytest
+import torch
+
+from video3d.config import get_cfg, load_config
+from video3d.data.lists import kinetics_records
+from video3d.engine import checkpoint as ckpt
+from video3d.engine.results import (
+    VideoResult,
+    load_class_names,
+    load_results,
+    results_to_dict,
+    save_results,
+    summarise,
+)
+from video3d.errors import CheckpointError, ConfigError, DataError
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """(base URL, served folder, list of requested paths) of an HTTP server on 127.0.0.1."""
+    monkeypatch.setenv("FVCORE_CACHE", str(tmp_path / "cache"))
+    served = tmp_path / "served"
+    served.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", served, requests
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_checkpoint_url_is_fetched_once_into_the_iopath_cache(server, tmp_path):
+    url, served, requests = server
+    ckpt.save_checkpoint(str(served / "k400.pyth"), {"model_state": {"w": torch.arange(4.0)}, "epoch": 3})
+    for _ in range(2):
+        loaded = ckpt.load_checkpoint(f"{url}/k400.pyth")
+        assert loaded["epoch"] == 3 and torch.equal(loaded["model_state"]["w"], torch.arange(4.0))
+    assert requests == ["/k400.pyth"]
+    assert any((tmp_path / "cache").rglob("k400.pyth"))
+
+
+def test_a_list_config_results_and_class_names_over_http(server, tmp_path):
+    url, served, _ = server
+    (served / "lists").mkdir()
+    (served / "lists" / "val.csv").write_text("a.mp4 1\nb c.mp4 0\n")
+    (served / "classes.txt").write_text("left\nright\n")
+    (served / "base.yaml").write_text("MODEL:\n  NUM_CLASSES: 2\n")
+    (served / "run.yaml").write_text("_BASE_: base.yaml\nDATA:\n  PATH_PREFIX: /videos\n")
+    cfg = load_config(f"{url}/run.yaml", ["DATA.PATH_TO_DATA_DIR", f"{url}/lists"])
+    assert cfg.MODEL.NUM_CLASSES == 2
+    records = kinetics_records(cfg, "val")
+    assert [(r.path, r.label) for r in records] == [("/videos/a.mp4", 1), ("/videos/b c.mp4", 0)]
+    assert load_class_names(f"{url}/classes.txt", 2) == ["left", "right"]
+    result = VideoResult(0, "a", 1, torch.tensor([0.2, 0.8]), 1)
+    save_results(str(served / "results.json"), results_to_dict([result], summarise([result], 1), 2))
+    assert load_results(f"{url}/results.json")["videos"][0]["video_id"] == "a"
+
+
+def test_an_unreachable_or_missing_url_is_one_line(server):
+    url, _, _ = server
+    dead = "http://127.0.0.1:9/nothing/here.pyth"  # port 9 (discard): nothing listens
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(dead)
+    assert str(info.value).startswith(f"cannot fetch {dead}: ") and "\n" not in str(info.value)
+    with pytest.raises(CheckpointError, match=f"cannot fetch {url}/gone.pyth: HTTP 404"):
+        ckpt.load_checkpoint(f"{url}/gone.pyth")
+    with pytest.raises(ConfigError, match=f"cannot fetch {url}/gone.yaml: HTTP 404"):
+        load_config(f"{url}/gone.yaml", [])
+    cfg = get_cfg()
+    cfg.DATA.PATH_TO_DATA_DIR = "http://127.0.0.1:9/lists"
+    with pytest.raises(DataError, match="cannot fetch http://127.0.0.1:9/lists/train.csv: "):
+        kinetics_records(cfg, "train")
