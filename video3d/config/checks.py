@@ -18,6 +18,7 @@ TEMPORAL_CONVS = ("a", "b")
 _CHOICES = {
     "MODEL.ARCH": ARCHS,
     "RESNET.TEMPORAL_CONV": TEMPORAL_CONVS,
+    "TEST.CLIP_SAMPLING": ("spread", "pyslowfast"),
     "TRAIN.AMP_DTYPE": ("bfloat16", "float16"),
     "TRAIN.COMPILE_MODE": ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),

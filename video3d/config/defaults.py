@@ -50,6 +50,7 @@ _C.TEST.SPLIT = "val"  # list split to test on (val.csv, test.csv, ...)
 _C.TEST.BATCH_SIZE = 30  # views per network forward over all processes (PySlowFast: over all GPUs)
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10  # temporal clips per video, spaced evenly start to end
 _C.TEST.NUM_SPATIAL_CROPS = 3  # spatial crops per clip: 1 (centre) or 3 (sides and centre)
+_C.TEST.CLIP_SAMPLING = "spread"  # test clips and crops: spread (ours) or pyslowfast (PySlowFast's exact rule)
 _C.TEST.CHECKPOINT_FILE_PATH = ""  # weights to test; empty = best, else newest in OUTPUT_DIR
 _C.TEST.SAVE_RESULTS_PATH = "results.json"  # per-video scores, relative to OUTPUT_DIR; "" = off
 

@@ -106,6 +106,12 @@ class PyAVSource(FrameSource):
     def channels(self) -> int:
         return 3
 
+    @property
+    def pts_per_frame(self) -> float | None:
+        if self._stream.duration and self._stream.frames > 0:
+            return self._stream.duration / self._stream.frames
+        return None
+
     def _timestamps(self) -> list[int] | None:
         """Presentation timestamps of all frames, sorted (position k = frame k), read once by
         demuxing the packets (size 0: the demuxer's final flush). None when a packet has no

@@ -46,6 +46,12 @@ class FrameSource(abc.ABC):
     def channels(self) -> int:
         """3 for RGB, 2 for flow."""
 
+    @property
+    def pts_per_frame(self) -> float | None:
+        """Stream duration / frame count in timestamp units, where the container stores both
+        (PySlowFast's test clip rule uses it); None otherwise."""
+        return None
+
     @abc.abstractmethod
     def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
         """Frames `[H, W, C]` uint8 for the sorted, unique, in-range indices `wanted`."""

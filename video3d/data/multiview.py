@@ -22,7 +22,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import Dataset
 
-from video3d.data import transforms
+from video3d.data import sampling, transforms
 from video3d.data.datasets import DATASETS, class_names_for
 from video3d.data.frame_source import FrameSource
 from video3d.data.lists import VideoRecord
@@ -42,11 +42,14 @@ class ViewCrops:
 
     size: int
     num_crops: int
+    boxes: Callable[[int, int, int, int], list[tuple[int, int]]] = transforms.multiview_crop_boxes
 
     @classmethod
     def from_cfg(cls, cfg: CfgNode) -> ViewCrops:
-        """DATA.TEST_CROP_SIZE and TEST.NUM_SPATIAL_CROPS."""
-        return cls(cfg.DATA.TEST_CROP_SIZE, cfg.TEST.NUM_SPATIAL_CROPS)
+        """DATA.TEST_CROP_SIZE and TEST.NUM_SPATIAL_CROPS; PySlowFast's boxes for
+        TEST.CLIP_SAMPLING pyslowfast."""
+        boxes = transforms.pyslowfast_crop_boxes if cfg.TEST.CLIP_SAMPLING == "pyslowfast" else transforms.multiview_crop_boxes
+        return cls(cfg.DATA.TEST_CROP_SIZE, cfg.TEST.NUM_SPATIAL_CROPS, boxes)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,10 @@ class MultiViewDataset(Dataset):
     def views(self, index: int) -> torch.Tensor:
         """uint8 views `[clips x crops, C, T, S, S]` of video `index`; raises on a failure."""
         with self.open_video(self.records[index]) as source:
-            clips = self.clip_positions(source.num_frames, source.fps, self.num_clips)
+            if getattr(self.clip_positions, "needs_pts_per_frame", False):
+                clips = self.clip_positions(source.num_frames, source.fps, self.num_clips, source.pts_per_frame)
+            else:
+                clips = self.clip_positions(source.num_frames, source.fps, self.num_clips)
             union = sorted({i for clip in clips for i in clip})
             frames = source.get_frames(union)
         size = self.crops.size
@@ -102,7 +108,7 @@ class MultiViewDataset(Dataset):
         # (30 views of 16 x 256^2 from 160 frames: 0.085 s, against 0.12 s for a fancy-indexed
         # clip per view and 0.18 s for index_select; most of the rest is faulting in `views`).
         planes = resized.permute(1, 0, 2, 3).contiguous()
-        boxes = transforms.multiview_crop_boxes(planes.shape[-2], planes.shape[-1], size, self.crops.num_crops)
+        boxes = self.crops.boxes(planes.shape[-2], planes.shape[-1], size, self.crops.num_crops)
         position = {frame: k for k, frame in enumerate(union)}
         views = torch.empty((len(clips) * len(boxes), planes.shape[0], len(clips[0]), size, size), dtype=torch.uint8)
         for c, clip in enumerate(clips):
@@ -127,7 +133,10 @@ def multiview_dataset(cfg: CfgNode, records: Sequence[VideoRecord], dataset: str
     as dataset `dataset` (a TEST.DATASET value) places them, ViewCrops.from_cfg, frame sources
     from DATA.FORMAT / MODALITY / DECODING_BACKEND."""
     kind = DATASETS.lookup(dataset, "TEST.DATASET")
-    return MultiViewDataset(records, SourceFromCfg(cfg), kind.view_clips(cfg), cfg.TEST.NUM_ENSEMBLE_VIEWS,
+    clips = kind.view_clips(cfg)
+    if cfg.TEST.CLIP_SAMPLING == "pyslowfast" and isinstance(clips, sampling.EvenlySpacedClips):
+        clips = sampling.PySlowFastClips.from_cfg(cfg)
+    return MultiViewDataset(records, SourceFromCfg(cfg), clips, cfg.TEST.NUM_ENSEMBLE_VIEWS,
                             ViewCrops.from_cfg(cfg), class_names)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
 
 def frame_step(sampling_rate: int, fps: float, target_fps: float) -> float:
     """Distance in source frames between consecutive clip frames."""
@@ -55,6 +57,36 @@ def multiview_clip_indices(num_video_frames: int, num_frames: int, step: float, 
     return [clip_indices(s, num_frames, step, num_video_frames) for s in starts]
 
 
+def pyslowfast_test_clip_indices(num_video_frames: int, fps: float, num_frames: int, sampling_rate: int,
+                                 target_fps: float, num_clips: int, pts_per_frame: float | None) -> list[list[int]]:
+    """PySlowFast's test clips (TEST.CLIP_SAMPLING pyslowfast; slowfast/datasets/decoder.py):
+    clip i of a clip spanning `clip_size` source frames starts at (N - clip_size) * i /
+    num_clips; its start and end are turned into timestamps (truncated to integers) and the
+    frames presented between them, plus the next one, are decoded; the clip is then
+    `linspace(0, clip_size - 1, num_frames)` into those frames, clamped and truncated.
+    Timestamps are modelled as k * `pts_per_frame` (stream duration / frame count, as
+    PySlowFast assumes); without a duration (`pts_per_frame` None) PySlowFast decodes the
+    whole video and spaces the clips over all of it."""
+    clip_size = sampling_rate * num_frames / target_fps * fps
+    delta = max(num_video_frames - clip_size, 0)
+    clips = []
+    for clip in range(num_clips):
+        start = delta * clip / num_clips
+        end = start + clip_size - 1
+        if pts_per_frame is None:
+            first, decoded, low, high = 0, num_video_frames, start, end
+        else:
+            start_pts, end_pts = int(start * pts_per_frame), int(end * pts_per_frame)
+            kept = [k for k in range(num_video_frames) if start_pts <= k * pts_per_frame <= end_pts]
+            first = kept[0] if kept else min(math.ceil(start_pts / pts_per_frame), num_video_frames - 1)
+            after = (kept[-1] + 1) if kept else first
+            decoded = len(kept) + (1 if after < num_video_frames else 0)  # the frame that ended the decode
+            low, high = 0.0, clip_size - 1
+        steps = torch.linspace(low, high, num_frames).clamp(0, max(decoded - 1, 0)).long()
+        clips.append([min(first + int(k), num_video_frames - 1) for k in steps])
+    return clips
+
+
 def segment_bounds(num_video_frames: int, num_segments: int) -> list[tuple[int, int]]:
     """TSN segments as inclusive (first, last) frames: the video cut into `num_segments`
     equal parts (PySlowFast `ssv2.py::get_seq_frames`); a short video repeats frames."""
@@ -93,6 +125,26 @@ class EvenlySpacedClips:
         """Frame indices of each clip of a video of `num_video_frames` frames at `fps`."""
         step = frame_step(self.sampling_rate, fps, self.target_fps)
         return multiview_clip_indices(num_video_frames, self.num_frames, step, num_clips)
+
+
+@dataclass(frozen=True)
+class PySlowFastClips:
+    """TEST.CLIP_SAMPLING pyslowfast for Kinetics and HMDB51: PySlowFast's clip positions
+    (`pyslowfast_test_clip_indices`), which depend on the stream's timestamps too."""
+
+    num_frames: int
+    sampling_rate: int
+    target_fps: float
+    needs_pts_per_frame = True  # the multi-view dataset passes FrameSource.pts_per_frame
+
+    @classmethod
+    def from_cfg(cls, cfg) -> PySlowFastClips:
+        return cls(cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE, cfg.DATA.TARGET_FPS)
+
+    def __call__(self, num_video_frames: int, fps: float, num_clips: int,
+                 pts_per_frame: float | None = None) -> list[list[int]]:
+        return pyslowfast_test_clip_indices(num_video_frames, fps, self.num_frames, self.sampling_rate,
+                                            self.target_fps, num_clips, pts_per_frame)
 
 
 @dataclass(frozen=True)

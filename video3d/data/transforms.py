@@ -54,6 +54,19 @@ def multiview_crop_boxes(height: int, width: int, size: int, num_crops: int) -> 
     return [(0, centre[1]), centre, (height - size, centre[1])]
 
 
+def pyslowfast_crop_boxes(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
+    """(top, left) of PySlowFast's test crops (`uniform_crop`, TEST.CLIP_SAMPLING pyslowfast):
+    as `test_crop_boxes`, but the centre rounds up, 1 px right of / below ours on odd margins."""
+    centre = (math.ceil((height - size) / 2), math.ceil((width - size) / 2))
+    if num_crops == 1:
+        return [centre]
+    if num_crops != 3:
+        raise ValueError(f"num_crops must be 1 or 3, got {num_crops}")
+    if height > width:
+        return [(0, centre[1]), centre, (height - size, centre[1])]
+    return [(centre[0], 0), centre, (centre[0], width - size)]
+
+
 def flip_label(label: int, flip_label_map: Sequence[Sequence[int]]) -> int:
     """The label of the mirrored clip: pairs in DATA.FLIP_LABEL_MAP swap, others stay."""
     for a, b in flip_label_map:
