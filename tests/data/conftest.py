@@ -181,3 +181,16 @@ def small_cfg():
     cfg.TEST.NUM_ENSEMBLE_VIEWS = 3
     cfg.TEST.NUM_SPATIAL_CROPS = 3
     return cfg
+
+
+@pytest.fixture
+def loader_cfg(small_cfg, video_dir, tmp_path):
+    """small_cfg reading a training list of the fixture videos (one missing, one named with a space and -)."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    names = ["land_30.mp4 0", "port_25.mp4 1", "odd_30.mp4 2", "short_30.mp4 3", "missing.mp4 0",
+             "with space -x.mp4 1"]
+    (lists / "train.csv").write_text("".join(f"{n}\n" for n in names))
+    small_cfg.DATA.PATH_TO_DATA_DIR, small_cfg.DATA.PATH_PREFIX = str(lists), video_dir
+    small_cfg.DATA.TEST_CROP_SIZE = 32
+    return small_cfg

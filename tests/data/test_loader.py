@@ -40,18 +40,6 @@ def test_global_batch_divides_over_processes():
         per_process_batch_size(7, 2)
 
 
-@pytest.fixture
-def loader_cfg(small_cfg, video_dir, tmp_path):
-    lists = tmp_path / "lists"
-    lists.mkdir()
-    names = ["land_30.mp4 0", "port_25.mp4 1", "odd_30.mp4 2", "short_30.mp4 3", "missing.mp4 0",
-             "with space -x.mp4 1"]
-    (lists / "train.csv").write_text("".join(f"{n}\n" for n in names))
-    small_cfg.DATA.PATH_TO_DATA_DIR, small_cfg.DATA.PATH_PREFIX = str(lists), video_dir
-    small_cfg.DATA.TEST_CROP_SIZE = 32
-    return small_cfg
-
-
 def _epoch(loader, epoch, skip=0):
     set_loader_epoch(loader, epoch, skip)
     return [(b["video"], b["label"], b["index"], b["video_id"]) for b in loader]

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from video3d.config import multigrid
 from video3d.data import build_loader, set_loader_epoch
 from video3d.data.datasets import build_dataset
-
-
-@pytest.fixture
-def loader_cfg(small_cfg, video_dir, tmp_path):
-    lists = tmp_path / "lists"
-    lists.mkdir()
-    names = ["land_30.mp4 0", "port_25.mp4 1", "odd_30.mp4 2", "short_30.mp4 3", "missing.mp4 0",
-             "with space -x.mp4 1"]
-    (lists / "train.csv").write_text("".join(f"{n}\n" for n in names))
-    small_cfg.DATA.PATH_TO_DATA_DIR, small_cfg.DATA.PATH_PREFIX = str(lists), video_dir
-    return small_cfg
 
 
 def _multigrid_cfg(loader_cfg):
