@@ -25,6 +25,7 @@ _CHOICES = {
     "AUG.TYPE": ("randaug", "augmix"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
     "SYNTHMOTION.FLOW_ALGO": ("", "dis", "tvl1", "farneback"),
+    "DATA.FLOW_ALGO": ("tvl1", "dis", "farneback"),
 }
 
 _POSITIVE = (
@@ -33,6 +34,7 @@ _POSITIVE = (
     "MODEL.NUM_CLASSES", "SOLVER.MAX_EPOCH", "TRAIN.ACCUM_STEPS", "NUM_SHARDS",
     "RESNET.NUM_GROUPS", "RESNET.WIDTH_PER_GROUP", "RESNET.STEM_WIDTH", "HS.WIDTH",
     "SPLAT.RADIX", "SPLAT.CARDINALITY", "SPLAT.BOTTLENECK_WIDTH", "RESNET.STAGE1_TEMPORAL_POOL",
+    "DATA.FLOW_BOUND",
 )
 
 _CHANNELS = {"rgb": 3, "flow": 2}

@@ -72,6 +72,10 @@ _C.DATA.MEAN = [0.45, 0.45, 0.45]  # RGB mean after /255 (flow uses FLOW_MEAN)
 _C.DATA.STD = [0.225, 0.225, 0.225]  # RGB std after /255
 _C.DATA.FLOW_MEAN = [128.0, 128.0]  # flow quantised mean: (q - 128) / 128
 _C.DATA.FLOW_STD = [128.0, 128.0]  # flow quantised scale
+# How the flow this model reads was (or, from raw video, is) computed: algorithm and the
+# quantisation bound in pixels (docs/FLOW.md; data_prep.extract_flow --algo / --bound).
+_C.DATA.FLOW_ALGO = "tvl1"  # tvl1, dis or farneback
+_C.DATA.FLOW_BOUND = 20.0  # flow clipped to +-bound pixels, then mapped to 0..255
 _C.DATA.INPUT_CHANNEL_NUM = []  # empty = from MODALITY (rgb [3], flow [2]); a set value must agree
 _C.DATA.RANDOM_FLIP = True  # horizontal flip in training
 _C.DATA.FLIP_LABEL_MAP = []  # label pairs swapped by a flip, e.g. [[0, 1], [4, 5]]
