@@ -10,8 +10,8 @@ parameters), all at the same input, in one run.
                                       [--compile-mode default]
 
 `--settings` adds speed settings of the tuned models (each a '+'-joined subset of `cl`
-= TRAIN.CHANNELS_LAST, `compile` = TRAIN.COMPILE with --compile-mode, `bf16` = CPU autocast
-to bfloat16, not a training key); the other models run eager, the peer under
+= TRAIN.CHANNELS_LAST, `compile` = TRAIN.COMPILE with --compile-mode, `bf16` =
+TRAIN.MIXED_PRECISION on the CPU: the trainer's autocast to bfloat16); the other models run eager, the peer under
 --peer-settings (default eager). Compilation
 happens in the warm-up round; its cost is printed separately (first call minus the median
 step). Models are timed round-robin (one iteration of each in turn) so a load change on a

@@ -10,10 +10,12 @@ from engine_toys import toy_cfg, toy_components
 
 from video3d.config import load_config
 from video3d.engine.checkpoint import load_checkpoint, unwrap_model
-from video3d.engine.fast_step import check_compile, compile_problem, prepare_batch, prepare_training_model
+from video3d.engine.fast_step import (autocast_dtype, check_compile, compile_problem, prepare_batch,
+                                      prepare_training_model)
 from video3d.engine.trainer import Trainer, seed_everything
 from video3d.errors import ConfigError
 from video3d.models import build_model
+from video3d.models.sub_batchnorm import use_sub_batch_norm
 from video3d.utils.logging import setup_logging
 
 TINY = ["RESNET.STEM_WIDTH", "8", "RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "5",
@@ -122,3 +124,49 @@ def test_trainer_with_compile_saves_plain_checkpoints_and_trains_like_eager(tmp_
     compiled, compiled_state = _toy_losses(tmp_path / "compiled", "TRAIN.COMPILE", "True")
     assert compiled == pytest.approx(plain, rel=1e-3)
     assert compiled_state.keys() == plain_state.keys()  # no _orig_mod. prefix
+
+
+def test_mixed_precision_is_bfloat16_autocast_on_the_cpu():
+    cpu = torch.device("cpu")
+    assert autocast_dtype(tiny_cfg(), cpu) is None
+    assert autocast_dtype(tiny_cfg("TRAIN.MIXED_PRECISION", "True"), cpu, lambda: True) is torch.bfloat16
+
+
+def test_float16_mixed_precision_on_the_cpu_names_the_key():
+    cfg = tiny_cfg("TRAIN.MIXED_PRECISION", "True", "TRAIN.AMP_DTYPE", "float16")
+    with pytest.raises(ConfigError, match=r"^config key TRAIN.AMP_DTYPE is 'float16'") as info:
+        autocast_dtype(cfg, torch.device("cpu"), lambda: True)
+    assert "\n" not in str(info.value)
+
+
+def test_a_cpu_without_bfloat16_units_is_warned_about(caplog):
+    cfg = tiny_cfg("TRAIN.MIXED_PRECISION", "True")
+    with caplog.at_level("WARNING"):
+        assert autocast_dtype(cfg, torch.device("cpu"), lambda: False) is torch.bfloat16
+    assert "no AMX or AVX512-BF16" in caplog.text
+
+
+def test_bfloat16_step_of_a_real_network_with_sub_batch_norm_is_finite_and_close_to_float32():
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg())
+    use_sub_batch_norm(model, 2)
+    clip = torch.randn(4, 3, 4, 32, 32)
+    reference = model(clip)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(clip)
+        loss = logits.float().logsumexp(1).sum()
+    loss.backward()
+    assert logits.dtype == torch.bfloat16
+    assert model.stem.conv1.weight.dtype == torch.float32 and model.stem.conv1.weight.grad.dtype == torch.float32
+    assert torch.isfinite(model.stem.conv1.weight.grad).all()
+    # bfloat16 keeps 8 bits of mantissa: through this network about 10 % of the largest logit.
+    assert (logits.float() - reference).abs().max() < 0.2 * reference.abs().max()
+
+
+def test_trainer_with_mixed_precision_on_the_cpu_trains_in_bfloat16(tmp_path):
+    plain, plain_state = _toy_losses(tmp_path / "plain")
+    mixed, mixed_state = _toy_losses(tmp_path / "mixed", "TRAIN.MIXED_PRECISION", "True")
+    assert len(mixed) == len(plain) == 6
+    assert mixed != plain  # bfloat16 matmuls round differently: autocast is in effect
+    assert mixed == pytest.approx(plain, rel=0.05)
+    assert all(tensor.dtype == plain_state[name].dtype for name, tensor in mixed_state.items())

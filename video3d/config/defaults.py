@@ -33,7 +33,7 @@ _C.TRAIN.CHECKPOINT_INFLATE = False  # the initial weights are a 2D network's, i
 _C.TRAIN.CHECKPOINT_INFLATE_METHOD = "centre"  # 2D to 3D inflation: centre (exact) or mean (I3D)
 _C.TRAIN.CHECKPOINT_EPOCH_RESET = True  # start at epoch 0 after loading initial weights
 _C.TRAIN.CHECKPOINT_ALLOW_PARTIAL = False  # initial weights may leave backbone tensors untouched
-_C.TRAIN.MIXED_PRECISION = False  # autocast on GPU (ignored on CPU)
+_C.TRAIN.MIXED_PRECISION = False  # autocast in training: AMP_DTYPE on a GPU, bfloat16 on a CPU
 _C.TRAIN.AMP_DTYPE = "bfloat16"  # autocast dtype: bfloat16 or float16 (float16 adds a GradScaler)
 _C.TRAIN.ACCUM_STEPS = 1  # micro-batches per optimiser step (gradient accumulation)
 _C.TRAIN.CLIP_GRAD_NORM = 0.0  # max gradient L2 norm; 0 = no clipping

@@ -25,7 +25,8 @@ from video3d.config import multigrid
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.distributed import get_device, process_info
 from video3d.engine.events import EventStore
-from video3d.engine.fast_step import check_compile, compile_training_model, prepare_batch, to_training_layout
+from video3d.engine.fast_step import (autocast_dtype, check_compile, compile_training_model, prepare_batch,
+                                      to_training_layout)
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
@@ -100,11 +101,8 @@ class Trainer:
         if multigrid.enabled(cfg) and cfg.MULTIGRID.BN_BASE_SIZE:
             use_sub_batch_norm(self.model, cfg.MULTIGRID.BN_BASE_SIZE)
         self.optimizer = build_optimizer(self.model, cfg)
-        amp = cfg.TRAIN.MIXED_PRECISION and self.device.type == "cuda"
-        self.amp_dtype = getattr(torch, cfg.TRAIN.AMP_DTYPE) if amp else None
+        self.amp_dtype = autocast_dtype(cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        if cfg.TRAIN.MIXED_PRECISION and not amp:
-            logger.info("TRAIN.MIXED_PRECISION needs a GPU; training in float32 on %s", self.device)
         self._train_loader = self._val_loader = self._precise_bn_loader = None
         self.hooks = default_hooks(cfg) if hooks is None else hooks
         self.meter = TrainMeter(cfg.LOG_PERIOD)
@@ -201,10 +199,10 @@ class Trainer:
         return grad_norm
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """The mixed-precision context of TRAIN.MIXED_PRECISION on a GPU, else a no-op."""
+        """The mixed-precision context of TRAIN.MIXED_PRECISION, else a no-op."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     @property
     def train_loader(self) -> Iterable:

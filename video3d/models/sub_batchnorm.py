@@ -39,6 +39,7 @@ class SubBatchNorm3d(nn.BatchNorm3d):
     def _update_running_stats(self, x: torch.Tensor) -> None:
         dims = [0, *range(2, x.dim())]
         momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked + 1)
+        x = x.to(self.running_mean.dtype)  # under bfloat16 autocast the statistics stay float32, like BatchNorm3d's
         self.running_mean.lerp_(x.mean(dim=dims), momentum)
         self.running_var.lerp_(x.var(dim=dims, unbiased=True), momentum)
         self.num_batches_tracked += 1
