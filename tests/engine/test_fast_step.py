@@ -10,8 +10,13 @@ from engine_toys import toy_cfg, toy_components
 
 from video3d.config import load_config
 from video3d.engine.checkpoint import load_checkpoint, unwrap_model
-from video3d.engine.fast_step import (autocast_dtype, check_compile, compile_problem, prepare_batch,
-                                      prepare_training_model)
+from video3d.engine.fast_step import (
+    autocast_dtype,
+    check_compile,
+    compile_problem,
+    prepare_batch,
+    prepare_training_model,
+)
 from video3d.engine.trainer import Trainer, seed_everything
 from video3d.errors import ConfigError
 from video3d.models import build_model

@@ -25,8 +25,13 @@ from video3d.config import multigrid
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.distributed import get_device, process_info
 from video3d.engine.events import EventStore
-from video3d.engine.fast_step import (autocast_dtype, check_compile, compile_training_model, prepare_batch,
-                                      to_training_layout)
+from video3d.engine.fast_step import (
+    autocast_dtype,
+    check_compile,
+    compile_training_model,
+    prepare_batch,
+    to_training_layout,
+)
 from video3d.engine.hooks import Hook, default_hooks
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
