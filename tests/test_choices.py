@@ -31,7 +31,7 @@ def test_register_adds_an_entry_once():
 @pytest.mark.parametrize("key, table", _builder_tables(), ids=lambda v: v if isinstance(v, str) else "")
 def test_config_checks_accept_exactly_the_table_names(key, table):
     for name in table.names:
-        if key == "DATA.MODALITY" and name == "flow":  # flow also needs DATA.FORMAT frames
+        if key == "DATA.MODALITY" and name == "flow":  # flow from frame folders (video files: online flow)
             load_config(DEMO, [key, name, "DATA.FORMAT", "frames"])
         elif key == "RESNET.BLOCK" and name == "basic":  # basic blocks need a shallow depth
             load_config(DEMO, [key, name, "RESNET.DEPTH", "18", "RESNET.STAGE_BLOCKS", "[]"])

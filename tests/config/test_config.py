@@ -71,7 +71,8 @@ def test_input_channels_are_inferred_from_modality(modality, channels):
     "opts, keys",
     [
         (["MODEL.HEAD", "conv"], "MODEL.HEAD"),
-        (["DATA.MODALITY", "flow", "DATA.FORMAT", "video"], "DATA.MODALITY"),
+        (["DATA.FLOW_SHORT_SIDE", "256", "DATA.FLOW_SIZE", "[340, 256]"], "DATA.FLOW_SHORT_SIDE"),
+        (["DATA.FLOW_SIZE", "[340]"], "DATA.FLOW_SIZE"),
         (["DATA.TRAIN_CROP_SIZE", "300"], "DATA.TRAIN_CROP_SIZE"),
         (["SOLVER.STEPS", "[0, 10, 20, 30, 40]"], "SOLVER.STEPS"),
         (["SOLVER.LR_SCALING", "sqrt"], "SOLVER.LR_SCALING"),

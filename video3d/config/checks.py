@@ -149,13 +149,24 @@ def _check_consistency(cfg: CfgNode) -> None:
         raise ConfigError(f"RESNET.BLOCK basic needs RESNET.DEPTH 18 or 34, got {cfg.RESNET.DEPTH}")
     if cfg.RESNET.BLOCK != "basic" and cfg.RESNET.DEPTH < 50 and not cfg.RESNET.STAGE_BLOCKS:
         raise ConfigError(f"RESNET.BLOCK {cfg.RESNET.BLOCK} needs RESNET.DEPTH >= 50, got {cfg.RESNET.DEPTH}")
-    if cfg.DATA.MODALITY == "flow" and cfg.DATA.FORMAT != "frames":
-        raise ConfigError("DATA.MODALITY flow reads extracted flow frames: set DATA.FORMAT frames")
+    _check_flow_resize(cfg)
     if cfg.RESNET.TEMPORAL_CONV == "a" and cfg.RESNET.BLOCK != "bottleneck":
         raise ConfigError(f"RESNET.TEMPORAL_CONV a puts the temporal kernel on the bottleneck's first 1x1 conv: "
                           f"it needs RESNET.BLOCK bottleneck, got {cfg.RESNET.BLOCK}")
     if cfg.NUM_GPUS < 0:
         raise ConfigError(f"config key NUM_GPUS must be >= 0, got {cfg.NUM_GPUS}")
+
+
+def _check_flow_resize(cfg: CfgNode) -> None:
+    """DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE: extract_flow's --short-side / --size WxH, at most one."""
+    short_side, size = cfg.DATA.FLOW_SHORT_SIDE, list(cfg.DATA.FLOW_SIZE)
+    if not isinstance(short_side, int) or short_side < 0:
+        raise ConfigError(f"config key DATA.FLOW_SHORT_SIDE must be an integer >= 0 (0 = not resized), got {short_side!r}")
+    if size and (len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size)):
+        raise ConfigError(f"config key DATA.FLOW_SIZE must be [width, height] in pixels or [], got {size}")
+    if short_side and size:
+        raise ConfigError(f"config keys DATA.FLOW_SHORT_SIDE ({short_side}) and DATA.FLOW_SIZE ({size}) are both "
+                          "set: extraction resizes by --short-side or by --size, not both")
 
 
 def input_channels(cfg: CfgNode) -> int:

@@ -39,6 +39,7 @@ from video3d.data.lists import (
     ssv2_classes,
     ssv2_records,
 )
+from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.utils.logging import get_logger
@@ -69,6 +70,10 @@ class VideoDataset(Dataset):
         self.modality = cfg.DATA.MODALITY
         if cfg.AUG.ENABLE and training and self.modality != "rgb":
             raise ConfigError("AUG.ENABLE applies RandAugment / AugMix to RGB clips; turn it off for DATA.MODALITY flow")
+        if training and self.modality == "flow" and cfg.DATA.FORMAT == "video":
+            raise ConfigError("DATA.MODALITY flow with DATA.FORMAT video computes flow online, for testing and "
+                              "prediction; train on extracted flow (data_prep.extract_flow, DATA.FORMAT frames)")
+        check_flow_manifest(cfg)
         self.num_failures = 0
         self._consecutive_failures = 0
         self._logged_paths: set[str] = set()

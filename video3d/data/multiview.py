@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from video3d.data import sampling, transforms
 from video3d.data.datasets import DATASETS, class_names_for
+from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.frame_source import FrameSource
 from video3d.data.lists import VideoRecord
 from video3d.data.sources import open_source_from_cfg
@@ -133,6 +134,7 @@ def multiview_dataset(cfg: CfgNode, records: Sequence[VideoRecord], dataset: str
     as dataset `dataset` (a TEST.DATASET value) places them, ViewCrops.from_cfg, frame sources
     from DATA.FORMAT / MODALITY / DECODING_BACKEND."""
     kind = DATASETS.lookup(dataset, "TEST.DATASET")
+    check_flow_manifest(cfg)
     clips = kind.view_clips(cfg)
     if cfg.TEST.CLIP_SAMPLING == "pyslowfast" and isinstance(clips, sampling.EvenlySpacedClips):
         clips = sampling.PySlowFastClips.from_cfg(cfg)

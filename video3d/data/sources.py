@@ -8,7 +8,7 @@ from video3d.choices import Choices
 from video3d.data.decoders import DecordSource, PyAVSource
 from video3d.data.frame_folders import FlowFrameFolder, RGBFrameFolder
 from video3d.data.frame_source import FrameSource
-from video3d.errors import ConfigError
+from video3d.data.online_flow import FlowRecipe, OnlineFlowSource
 
 # Video decoders: (path, threads=...) -> FrameSource.
 DECODERS = Choices("DATA.DECODING_BACKEND", {"pyav": PyAVSource, "decord": DecordSource})
@@ -17,18 +17,19 @@ FRAME_FOLDERS = Choices("DATA.MODALITY", {"rgb": RGBFrameFolder, "flow": FlowFra
 
 
 def _open_video(path: str, modality: str, backend: str, num_frames: int | None, fps: float,
-                threads: int) -> FrameSource:
-    if modality != "rgb":
-        raise ConfigError(f"DATA.MODALITY {modality} needs DATA.FORMAT frames (flow is read from frame folders)")
-    return DECODERS[backend](path, threads=threads)
+                threads: int, flow: FlowRecipe | None) -> FrameSource:
+    video = DECODERS[backend](path, threads=threads)
+    if modality == "flow":  # flow computed online from the decoded frames
+        return OnlineFlowSource(video, flow or FlowRecipe())
+    return video
 
 
 def _open_frames(path: str, modality: str, backend: str, num_frames: int | None, fps: float,
-                 threads: int) -> FrameSource:
+                 threads: int, flow: FlowRecipe | None) -> FrameSource:
     return FRAME_FOLDERS[modality](path, num_frames=num_frames, fps=fps)
 
 
-# (path, modality, backend, num_frames, fps, threads) -> FrameSource.
+# (path, modality, backend, num_frames, fps, threads, flow recipe) -> FrameSource.
 FORMATS = Choices("DATA.FORMAT", {"video": _open_video, "frames": _open_frames})
 
 
@@ -40,20 +41,25 @@ def open_source(
     num_frames: int | None = None,
     fps: float = 30.0,
     threads: int = 1,
+    flow: FlowRecipe | None = None,
 ) -> FrameSource:
     """Open `path` as a FrameSource.
 
     fmt "video": a video file decoded by `backend` (pyav or decord); `num_frames` and `fps`
-    are ignored (read from the file). fmt "frames": a frame folder, RGB (`img_`) or flow
+    are ignored (read from the file); modality "flow" computes the file's flow online with
+    recipe `flow` (default `FlowRecipe()`: TV-L1, bound 20, no resize; video3d.data.online_flow).
+    fmt "frames": a frame folder, RGB (`img_`) or flow
     (`flow_x_`/`flow_y_`); `num_frames` is the folder's RGB frame count from a frame list
     (None = count the files) and `fps` the rate the frames were extracted at.
     """
-    return FORMATS[fmt](path, modality, backend, num_frames, fps, threads)
+    return FORMATS[fmt](path, modality, backend, num_frames, fps, threads, flow)
 
 
 def open_source_from_cfg(cfg: CfgNode, path: str, num_frames: int | None = None) -> FrameSource:
     """`open_source` with DATA.FORMAT, DATA.MODALITY, DATA.DECODING_BACKEND, DATA.TARGET_FPS
-    (frame folders) and DATA_LOADER.DECODE_THREADS from `cfg`."""
+    (frame folders), DATA_LOADER.DECODE_THREADS and, for flow from video files, the flow recipe
+    (`FlowRecipe.from_cfg`: DATA.FLOW_*) from `cfg`."""
+    flow = FlowRecipe.from_cfg(cfg) if cfg.DATA.FORMAT == "video" and cfg.DATA.MODALITY == "flow" else None
     return open_source(
         path,
         fmt=cfg.DATA.FORMAT,
@@ -62,4 +68,5 @@ def open_source_from_cfg(cfg: CfgNode, path: str, num_frames: int | None = None)
         num_frames=num_frames,
         fps=float(cfg.DATA.TARGET_FPS),
         threads=cfg.DATA_LOADER.DECODE_THREADS,
+        flow=flow,
     )

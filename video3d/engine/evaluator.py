@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from video3d.choices import Choices
 from video3d.data import build_multiview_dataset
+from video3d.data.online_flow import flow_runs_on_gpu
 from video3d.data.transforms import Normalizer
 from video3d.data.worker_errors import UnwrappingDataLoader
 from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
@@ -165,9 +166,11 @@ def views_per_forward(test_batch_size: int, world_size: int) -> int:
 def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg: CfgNode,
                     device: torch.device, normalizer: Normalizer) -> list[VideoResult]:
     """Results of this rank's videos `indices` of a multi-view dataset (one loader item per
-    video, uint8 views batched, each chunk normalised by `normalizer` on `device`)."""
+    video, uint8 views batched, each chunk normalised by `normalizer` on `device`). Flow computed
+    online on a GPU (`flow_runs_on_gpu`) is computed in this process, with no loader workers."""
+    workers = 0 if flow_runs_on_gpu(cfg) else cfg.DATA_LOADER.NUM_WORKERS
     loader = UnwrappingDataLoader(
-        _VideoShard(dataset, indices), batch_size=None, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        _VideoShard(dataset, indices), batch_size=None, num_workers=workers,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda",
     )
     results = []
