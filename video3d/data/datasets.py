@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from video3d.choices import Choices
 from video3d.config.multigrid import ClipShape
 from video3d.data import sampling, transforms
+from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.lists import (
     VideoRecord,
     hmdb51_classes,
@@ -39,7 +40,6 @@ from video3d.data.lists import (
     ssv2_classes,
     ssv2_records,
 )
-from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.utils.logging import get_logger
