@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
 
 from video3d.config import load_config
 from video3d.config import multigrid as mg
+from video3d.engine.optim import lr_at_epoch
 from video3d.errors import ConfigError
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -28,6 +30,47 @@ def test_long_cycle_schedule_of_the_kinetics_recipe():
     assert max_epoch == 135
     assert steps == [0, 22, 34, 43, 48, 71, 82, 91, 96, 111, 119, 125, 128, 131]
     assert lrs == pytest.approx([8, 4, 2, 1, 0.8, 0.4, 0.2, 0.1, 0.08, 0.04, 0.02, 0.01, 0.01, 0.001])
+
+
+def test_batch_exponent_keeps_the_epochs_and_grows_the_batch_less():
+    args = ([0, 30, 60, 80], 90, 16, 224, [[0.25, 0.7071], [0.5, 0.7071], [0.5, 1], [1, 1]], True, [0.5, 0.7071], 224, 1.5)
+    pyslowfast = mg.long_cycle_schedule(*args)
+    for exponent, batches in ((0.5, [3, 2, 1, 1]), (0.0, [1, 1, 1, 1])):
+        phases = mg.long_cycle_schedule(*args, batch_exponent=exponent)
+        assert [p.end_epoch for p in phases] == [p.end_epoch for p in pyslowfast]  # same time per shape
+        assert [p.batch_factor for p in phases[:4]] == batches
+    assert [mg.batch_growth(8.0, e) for e in (1.0, 0.5, 0.0)] == [8, 3, 1]
+    cfg = load_config(DEMO, [*SHORT, "MULTIGRID.BATCH_EXPONENT", "0"])
+    assert [(b, s.crop) for b, s in mg.short_cycle_shapes(cfg, 8, 8, 56)] == [(8, 28), (8, 40), (8, 56)]
+
+
+def test_lr_batch_exponent_softens_the_linear_rule():
+    phases = [mg.LongCyclePhase(0, 4, 2, 28, 3), mg.LongCyclePhase(0, 1, 8, 56, 5), mg.LongCyclePhase(1, 1, 8, 56, 8)]
+    assert mg.rescaled_solver(phases, [1.0, 0.1])[1] == pytest.approx([4, 1, 1, 0.1])  # PySlowFast: x batch factor
+    assert mg.rescaled_solver(phases, [1.0, 0.1], 0.5)[1] == pytest.approx([2, 1, 1, 0.1])
+    assert mg.rescaled_solver(phases, [1.0, 0.1], 0.0)[1] == pytest.approx([1, 1, 1, 0.1])
+    cfg = load_config(None, [*LONG, "SOLVER.MAX_EPOCH", "20", "SOLVER.STEPS", "[0, 10, 16]", "SOLVER.LRS",
+                             "[1, 0.1, 0.01]", "MULTIGRID.LR_BATCH_EXPONENT", "0.5"])
+    trained = mg.training_config(cfg)
+    assert trained.SOLVER.LRS[0] == pytest.approx(mg.phase_at(mg.schedule_from_cfg(trained), 0).batch_factor ** 0.5)
+
+
+def test_cosine_under_the_long_cycle_scales_each_phase():
+    cfg = load_config(None, [*LONG, "SOLVER.MAX_EPOCH", "20", "SOLVER.STEPS", "[0, 10, 16]", "SOLVER.LR_POLICY",
+                             "cosine", "SOLVER.WARMUP_EPOCHS", "0", "SOLVER.BASE_LR", "0.1",
+                             "MULTIGRID.LR_BATCH_EXPONENT", "0.5"])
+    trained = mg.training_config(cfg)
+    phases = mg.schedule_from_cfg(trained)
+    assert trained.SOLVER.MAX_EPOCH == phases[-1].end_epoch == 30
+    assert list(trained.SOLVER.STEPS) == [0, 10, 16]  # they only mark the long cycles
+    for epoch in (0.5, 12.25, 29.5):
+        factor = mg.phase_at(phases, int(epoch)).batch_factor ** 0.5
+        assert mg.cosine_lr_factor(trained, epoch) == pytest.approx(factor)
+        expected = 0.1 * factor * (math.cos(math.pi * epoch / 30) + 1) / 2
+        assert lr_at_epoch(trained, epoch) == pytest.approx(expected)
+    assert mg.phase_at(phases, 0).batch_factor > 1 and mg.phase_at(phases, 29).batch_factor == 1
+    plain = load_config(None, ["SOLVER.LR_POLICY", "cosine", "SOLVER.MAX_EPOCH", "20"])
+    assert mg.cosine_lr_factor(plain, 3.0) == 1.0
 
 
 def test_phase_of_an_epoch():
@@ -70,7 +113,9 @@ def test_short_cycle_alone_stretches_the_epochs():
     ([*LONG, "MULTIGRID.LONG_CYCLE_FACTORS", "[[0.5, 1.0], [0.25, 0.5], [1.0, 1.0]]"], "MULTIGRID.LONG_CYCLE_FACTORS"),
     ([*LONG, "MULTIGRID.LONG_CYCLE_FACTORS", "[[0.5, 0.5]]"], "MULTIGRID.LONG_CYCLE_FACTORS"),
     ([*LONG, "MULTIGRID.LONG_CYCLE_FACTORS", "[[0.5], [1.0, 1.0]]"], "MULTIGRID.LONG_CYCLE_FACTORS"),
-    ([*LONG, "SOLVER.LR_POLICY", "cosine"], "SOLVER.LR_POLICY"),
+    ([*LONG, "SOLVER.LR_POLICY", "constant"], "SOLVER.LR_POLICY"),
+    ([*LONG, "MULTIGRID.LR_BATCH_EXPONENT", "-1"], "MULTIGRID.LR_BATCH_EXPONENT"),
+    ([*SHORT, "MULTIGRID.BATCH_EXPONENT", "1.5"], "MULTIGRID.BATCH_EXPONENT"),
     ([*SHORT, "MULTIGRID.SHORT_CYCLE_FACTORS", "[0.7, 0.5]"], "MULTIGRID.SHORT_CYCLE_FACTORS"),
     ([*SHORT, "MULTIGRID.SHORT_CYCLE_FACTORS", "[0.5, 1.5]"], "MULTIGRID.SHORT_CYCLE_FACTORS"),
     ([*SHORT, "MULTIGRID.EPOCH_FACTOR", "0"], "MULTIGRID.EPOCH_FACTOR"),

@@ -61,10 +61,19 @@ def _batch_factor(full_size: float, frames: float, crop: float) -> int:
     return int(round(full_size / (frames * crop * crop)))
 
 
+def batch_growth(cost_ratio: float, exponent: float = 1.0) -> int:
+    """How many times larger a batch of clips `cost_ratio` times cheaper is:
+    round(cost_ratio ** exponent), at least 1 (MULTIGRID.BATCH_EXPONENT; 1 is PySlowFast's
+    equal cost per iteration, 0 keeps the batch)."""
+    return max(1, int(round(cost_ratio ** exponent)))
+
+
 def long_cycle_schedule(steps: list[float], max_epoch: float, num_frames: int, crop: int,
                         long_factors: list[list[float]], short_cycle: bool, short_factors: list[float],
-                        default_s: int, epoch_factor: float) -> list[LongCyclePhase]:
-    """The long-cycle phases in order (PySlowFast's arithmetic, see the module docstring)."""
+                        default_s: int, epoch_factor: float, batch_exponent: float = 1.0) -> list[LongCyclePhase]:
+    """The long-cycle phases in order (PySlowFast's arithmetic, see the module docstring). The
+    epochs of each phase follow the shapes' cost ratios whatever `batch_exponent`: it only sets
+    how much of that ratio the batch grows by (batch_growth)."""
     full_size = float(num_frames * crop * crop)
     mean_batch, base_shapes = [], []
     for t_factor, s_factor in long_factors:
@@ -73,7 +82,7 @@ def long_cycle_schedule(steps: list[float], max_epoch: float, num_frames: int, c
         shapes.append((base_t, base_s))
         batches = [_batch_factor(full_size, t, s) for t, s in shapes]
         mean_batch.append(sum(batches) / len(batches))
-        base_shapes.append((batches[-1], base_t, base_s))
+        base_shapes.append((batch_growth(full_size / (base_t * base_s * base_s), batch_exponent), base_t, base_s))
     raw: list[tuple[int, tuple[int, int, int], float]] = []
     iterations = 0.0
     for step_index in range(len(steps) - 1):
@@ -101,7 +110,7 @@ def schedule_from_cfg(cfg: CfgNode) -> list[LongCyclePhase]:
     return long_cycle_schedule(list(cfg.SOLVER.STEPS), cfg.SOLVER.MAX_EPOCH, cfg.DATA.NUM_FRAMES,
                                cfg.DATA.TRAIN_CROP_SIZE, [list(f) for f in mg.LONG_CYCLE_FACTORS],
                                bool(mg.SHORT_CYCLE), list(mg.SHORT_CYCLE_FACTORS), default_crop(cfg),
-                               mg.EPOCH_FACTOR)
+                               mg.EPOCH_FACTOR, mg.BATCH_EXPONENT)
 
 
 def phase_at(phases: list[LongCyclePhase], epoch: int) -> LongCyclePhase:
@@ -112,13 +121,21 @@ def phase_at(phases: list[LongCyclePhase], epoch: int) -> LongCyclePhase:
     return phases[-1]
 
 
-def rescaled_solver(phases: list[LongCyclePhase], lrs: list[float]) -> tuple[list[int], list[float], int]:
+def lr_multiplier(batch_factor: int, exponent: float = 1.0) -> float:
+    """LR factor of a phase whose batch is `batch_factor` times larger: batch_factor ** exponent
+    (MULTIGRID.LR_BATCH_EXPONENT; 1 is PySlowFast's linear scaling rule, 0.5 the square-root
+    rule, 0 keeps the LR)."""
+    return float(batch_factor) ** exponent
+
+
+def rescaled_solver(phases: list[LongCyclePhase], lrs: list[float],
+                    exponent: float = 1.0) -> tuple[list[int], list[float], int]:
     """(SOLVER.STEPS, SOLVER.LRS, SOLVER.MAX_EPOCH) of the long cycle: one LR step per phase at
-    LRS[step] x batch factor; the last (full-shape) phase keeps the previous LR for its first
-    half, as PySlowFast does."""
+    LRS[step] x lr_multiplier(batch factor, exponent); the last (full-shape) phase keeps the
+    previous LR for its first half, as PySlowFast does."""
     steps = [0] + [phase.end_epoch for phase in phases]
     steps[-1] = (steps[-2] + steps[-1]) // 2
-    rates = [lrs[phase.step_index] * phase.batch_factor for phase in phases]
+    rates = [lrs[phase.step_index] * lr_multiplier(phase.batch_factor, exponent) for phase in phases]
     rates = rates[:-1] + [rates[-2], rates[-1]]
     return steps, rates, phases[-1].end_epoch
 
@@ -134,7 +151,11 @@ def training_config(cfg: CfgNode) -> CfgNode:
     out.defrost()
     if cfg.MULTIGRID.LONG_CYCLE:
         phases = schedule_from_cfg(cfg)
-        out.SOLVER.STEPS, out.SOLVER.LRS, out.SOLVER.MAX_EPOCH = rescaled_solver(phases, list(cfg.SOLVER.LRS))
+        if cfg.SOLVER.LR_POLICY == "cosine":  # the steps only mark the long cycles; see cosine_lr_factor
+            out.SOLVER.MAX_EPOCH = phases[-1].end_epoch
+        else:
+            out.SOLVER.STEPS, out.SOLVER.LRS, out.SOLVER.MAX_EPOCH = rescaled_solver(
+                phases, list(cfg.SOLVER.LRS), cfg.MULTIGRID.LR_BATCH_EXPONENT)
     else:
         out.SOLVER.STEPS = [int(s * cfg.MULTIGRID.EPOCH_FACTOR) for s in cfg.SOLVER.STEPS]
         out.SOLVER.MAX_EPOCH = int(cfg.SOLVER.MAX_EPOCH * cfg.MULTIGRID.EPOCH_FACTOR)
@@ -142,6 +163,16 @@ def training_config(cfg: CfgNode) -> CfgNode:
                                  out.SOLVER.MAX_EPOCH)]
     out.MULTIGRID.SCHEDULE = [[p.step_index, p.batch_factor, p.num_frames, p.crop, p.end_epoch] for p in phases]
     return out
+
+
+def cosine_lr_factor(cfg: CfgNode, epoch: float) -> float:
+    """Factor on the cosine policy's LR at fractional `epoch` of a training config: the phase's
+    lr_multiplier under the long cycle with SOLVER.LR_POLICY cosine (a video3d extension: the
+    cosine runs over the whole rewritten run, SOLVER.STEPS only mark the long cycles), else 1."""
+    if not cfg.MULTIGRID.LONG_CYCLE or cfg.SOLVER.LR_POLICY != "cosine":
+        return 1.0
+    phase = phase_at(schedule_from_cfg(cfg), int(math.floor(epoch)))
+    return lr_multiplier(phase.batch_factor, cfg.MULTIGRID.LR_BATCH_EXPONENT)
 
 
 def describe(cfg: CfgNode) -> str:
@@ -194,8 +225,8 @@ def short_cycle_shapes(cfg: CfgNode, batch: int, num_frames: int, crop: int) -> 
     if cfg.MULTIGRID.SHORT_CYCLE:
         base = default_crop(cfg)
         for factor in cfg.MULTIGRID.SHORT_CYCLE_FACTORS:
-            grow = int(round((crop / (factor * base)) ** 2))
-            entries.append((batch * max(grow, 1), clip_shape(cfg, num_frames, int(round(factor * base)))))
+            grow = batch_growth((crop / (factor * base)) ** 2, cfg.MULTIGRID.BATCH_EXPONENT)
+            entries.append((batch * grow, clip_shape(cfg, num_frames, int(round(factor * base)))))
     entries.append((batch, clip_shape(cfg, num_frames, crop)))
     return entries
 
@@ -236,6 +267,12 @@ def check_multigrid(cfg: CfgNode) -> None:
         raise ConfigError(f"config key MULTIGRID.EPOCH_FACTOR must be positive, got {mg.EPOCH_FACTOR}")
     if mg.BN_BASE_SIZE < 0:
         raise ConfigError(f"config key MULTIGRID.BN_BASE_SIZE must be >= 0 (0 = whole batch), got {mg.BN_BASE_SIZE}")
+    if not 0 <= mg.BATCH_EXPONENT <= 1:
+        raise ConfigError(f"config key MULTIGRID.BATCH_EXPONENT must be in [0, 1] (1 = PySlowFast's batch growth, "
+                          f"0 = a fixed batch), got {mg.BATCH_EXPONENT}")
+    if mg.LR_BATCH_EXPONENT < 0:
+        raise ConfigError(f"config key MULTIGRID.LR_BATCH_EXPONENT must be >= 0 (1 = linear scaling), "
+                          f"got {mg.LR_BATCH_EXPONENT}")
     if mg.DEFAULT_S < 0:
         raise ConfigError(f"config key MULTIGRID.DEFAULT_S must be >= 0 (0 = DATA.TRAIN_CROP_SIZE), got {mg.DEFAULT_S}")
     _, spatial = model_strides(cfg)
@@ -247,9 +284,9 @@ def check_multigrid(cfg: CfgNode) -> None:
                               f"got {factors}")
         crops += [("MULTIGRID.SHORT_CYCLE_FACTORS", int(round(f * default_crop(cfg)))) for f in factors]
     if mg.LONG_CYCLE and not mg.SCHEDULE:
-        if cfg.SOLVER.LR_POLICY != "steps_with_relative_lrs":
-            raise ConfigError("MULTIGRID.LONG_CYCLE rewrites SOLVER.STEPS and SOLVER.LRS (PySlowFast's rule): set "
-                              f"SOLVER.LR_POLICY steps_with_relative_lrs, got {cfg.SOLVER.LR_POLICY}")
+        if cfg.SOLVER.LR_POLICY not in ("steps_with_relative_lrs", "cosine"):
+            raise ConfigError("MULTIGRID.LONG_CYCLE rescales the LR per phase of SOLVER.STEPS: set SOLVER.LR_POLICY "
+                              f"steps_with_relative_lrs (PySlowFast's rule) or cosine, got {cfg.SOLVER.LR_POLICY}")
         if len(cfg.SOLVER.STEPS) < 2 or cfg.SOLVER.STEPS[-1] >= cfg.SOLVER.MAX_EPOCH:
             raise ConfigError(f"MULTIGRID.LONG_CYCLE needs SOLVER.STEPS with at least two steps, the last before "
                               f"SOLVER.MAX_EPOCH {cfg.SOLVER.MAX_EPOCH}; got {list(cfg.SOLVER.STEPS)}")

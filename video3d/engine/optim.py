@@ -14,6 +14,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.choices import Choices
+from video3d.config import multigrid
 
 
 def lr_scale(batch_size: int, base_batch_size: int) -> float:
@@ -100,7 +101,7 @@ def describe_lr(cfg: CfgNode) -> str:
 
 def lr_at_epoch(cfg: CfgNode, epoch: float) -> float:
     """The config's LR at fractional `epoch`; every SOLVER LR times `config_lr_scale`."""
-    scale = config_lr_scale(cfg)
+    scale = config_lr_scale(cfg) * multigrid.cosine_lr_factor(cfg, epoch)
     return learning_rate(
         epoch,
         policy=cfg.SOLVER.LR_POLICY,

@@ -11,7 +11,6 @@ those of BatchNorm3d, so checkpoints do not change.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -26,22 +25,30 @@ class SubBatchNorm3d(nn.BatchNorm3d):
         if not self.training or size <= 0 or batch <= size or batch % size:
             return super().forward(x)
         splits = batch // size
-        if self.track_running_stats:
-            self._update_running_stats(x)
         # Sample i of the batch lands in group i % splits: a view, no copy.
         grouped = x.contiguous().view(size, x.shape[1] * splits, *x.shape[2:])
         weight = self.weight.repeat(splits) if self.affine else None
         bias = self.bias.repeat(splits) if self.affine else None
-        out = F.batch_norm(grouped, None, None, weight, bias, True, 0.0, self.eps)
+        out, group_mean, group_invstd = torch.native_batch_norm(grouped, weight, bias, None, None, True, 0.0, self.eps)
+        if self.track_running_stats:
+            self._update_running_stats(group_mean.detach().view(splits, -1), group_invstd.detach().view(splits, -1),
+                                       x.numel() // x.shape[1])
         return out.view_as(x)
 
     @torch.no_grad()
-    def _update_running_stats(self, x: torch.Tensor) -> None:
-        dims = [0, *range(2, x.dim())]
+    def _update_running_stats(self, group_mean: torch.Tensor, group_invstd: torch.Tensor, count: int) -> None:
+        """Running statistics of the whole batch from the groups' (equal-sized) statistics, so
+        the batch is not read again: mean of the means; variance = mean within-group variance
+        + variance of the group means, made unbiased over the `count` values per channel.
+        Computed in the running statistics' dtype (float32 under bfloat16 autocast too, like
+        BatchNorm3d's)."""
+        group_mean, group_invstd = group_mean.to(self.running_mean.dtype), group_invstd.to(self.running_mean.dtype)
+        mean = group_mean.mean(dim=0)
+        within = (group_invstd.pow(-2) - self.eps).mean(dim=0)
+        biased = within + (group_mean - mean).pow(2).mean(dim=0)
         momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked + 1)
-        x = x.to(self.running_mean.dtype)  # under bfloat16 autocast the statistics stay float32, like BatchNorm3d's
-        self.running_mean.lerp_(x.mean(dim=dims), momentum)
-        self.running_var.lerp_(x.var(dim=dims, unbiased=True), momentum)
+        self.running_mean.lerp_(mean, momentum)
+        self.running_var.lerp_(biased * count / max(count - 1, 1), momentum)
         self.num_batches_tracked += 1
 
 
