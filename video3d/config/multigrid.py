@@ -178,10 +178,11 @@ def cosine_lr_factor(cfg: CfgNode, epoch: float) -> float:
 def describe(cfg: CfgNode) -> str:
     """One log line: the phases as 'epochs a-b: B x batch, T x S (LR step k)'."""
     phases, start, parts = schedule_from_cfg(training_config(cfg)), 0, []
+    step = "long cycle" if cfg.SOLVER.LR_POLICY == "cosine" else "LR step"
     for phase in phases:
         if phase.end_epoch > start:
             parts.append(f"epochs {start + 1}-{phase.end_epoch}: {phase.batch_factor}x batch, "
-                         f"{phase.num_frames}x{phase.crop} (LR step {phase.step_index})")
+                         f"{phase.num_frames}x{phase.crop} ({step} {phase.step_index})")
         start = phase.end_epoch
     cycle = " with short cycles" if cfg.MULTIGRID.SHORT_CYCLE else ""
     return f"multigrid{cycle}: " + "; ".join(parts)
