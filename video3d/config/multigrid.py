@@ -308,7 +308,7 @@ def check_multigrid(cfg: CfgNode) -> None:
                                   f"{cfg.DATA.NUM_FRAMES} rounds to 0 frames")
             crops.append(("MULTIGRID.LONG_CYCLE_FACTORS", int(round(cfg.DATA.TRAIN_CROP_SIZE * s))))
         phases = schedule_from_cfg(cfg)
-        if len(cfg.SOLVER.LRS) < len(cfg.SOLVER.STEPS):
+        if cfg.SOLVER.LR_POLICY != "cosine" and len(cfg.SOLVER.LRS) < len(cfg.SOLVER.STEPS):
             raise ConfigError(f"SOLVER.LRS needs a factor for each of the {len(cfg.SOLVER.STEPS)} SOLVER.STEPS")
         if phases[-1].end_epoch < 1:
             raise ConfigError(f"config key MULTIGRID.EPOCH_FACTOR {mg.EPOCH_FACTOR} leaves no training epoch")
