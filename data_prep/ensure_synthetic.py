@@ -4,6 +4,11 @@
 commands work on a fresh machine. The videos go to SYNTHMOTION.ROOT (default
 DATA.PATH_TO_DATA_DIR); with SYNTHMOTION.FLOW_ALGO the flow frame folders and their frame
 lists go to DATA.PATH_TO_DATA_DIR. Under torchrun only rank 0 generates; the others wait.
+
+The flow is what the flow model's config says its input is: algorithm DATA.FLOW_ALGO (which
+SYNTHMOTION.FLOW_ALGO must name too), clipped to +-DATA.FLOW_BOUND pixels, between consecutive
+frames at DATA.TARGET_FPS (frame folders are read as being at that rate). TV-L1 runs on
+video3d.flow (torch.compile'd, all pairs of a video in one call); DIS and Farneback on OpenCV.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from data_prep.extract_flow import FlowOptions, extract_video_flow, flow_manifes
 from data_prep.extract_frames import ResizeOptions
 from data_prep.inputs import collect_videos
 from data_prep.pool import FAILURES_FILE, MANIFEST_FILE, run_videos
-from data_prep.synthetic import GENERATOR_VERSION, generate
-from video3d.errors import DataError
+from data_prep.synthetic import GENERATOR_VERSION, SYNTHMOTION_FPS, generate
+from video3d.errors import ConfigError, DataError
 from video3d.utils.io import atomic_write_text
 from video3d.utils.logging import get_logger
 
@@ -70,11 +75,31 @@ def _generate_videos(root: str, wanted: dict) -> None:
     logger.info("SynthMotion videos ready in %.1f s", time.perf_counter() - start)
 
 
-def _extract_flow(root: str, flow_dir: str, algorithm: str) -> None:
+def flow_options(cfg: CfgNode) -> FlowOptions:
+    """How SynthMotion's flow is extracted for a flow model with this config (module docstring)."""
+    algorithm, data = cfg.SYNTHMOTION.FLOW_ALGO, cfg.DATA
+    if algorithm != data.FLOW_ALGO:
+        raise ConfigError(f"SYNTHMOTION.FLOW_ALGO {algorithm} differs from DATA.FLOW_ALGO {data.FLOW_ALGO}: the flow "
+                          f"model would be told another algorithm than the one its input is made with")
+    fps = None if float(data.TARGET_FPS) == SYNTHMOTION_FPS else float(data.TARGET_FPS)
+    backend = "torch" if algorithm == "tvl1" else "opencv"
+    # Every video has SYNTHMOTION.FRAMES frames or fewer: all its pairs in one call, one shape.
+    return FlowOptions(ResizeOptions(None, None, fps), algorithm, float(data.FLOW_BOUND), backend=backend,
+                       batch=max(1, cfg.SYNTHMOTION.FRAMES))
+
+
+def _flow_wanted(wanted: dict, options: FlowOptions) -> dict:
+    """What the flow folder must have been made with to be reused (the old DIS-only record
+    lacks bound and fps, so such a folder is redone)."""
+    return {"videos": wanted, "algorithm": options.algorithm, "bound": options.bound, "fps": options.resize.fps,
+            "backend": options.backend}
+
+
+def _extract_flow(root: str, flow_dir: str, options: FlowOptions) -> None:
     """Flow folders `<flow_dir>/videos/<class>/<id>/` and frame lists `<dir> <N> <label>`."""
-    logger.info("extracting %s flow of %s into %s", algorithm, root, flow_dir)
+    logger.info("extracting %s flow (%s, bound %g px, fps %s) of %s into %s", options.algorithm, options.backend,
+                options.bound, options.resize.fps or "as recorded", root, flow_dir)
     start = time.perf_counter()
-    options = FlowOptions(ResizeOptions(None, None, None), algorithm)
     for split in _SPLITS:
         tasks = collect_videos(os.path.join(root, f"{split}.csv"), prefix=root)
         summary = run_videos(tasks, flow_dir, extract_video_flow, options, max(1, os.cpu_count() or 1),
@@ -102,7 +127,8 @@ def ensure_synthmotion(cfg: CfgNode, rank: int = 0, timeout_s: float = 1800.0) -
     root = cfg.SYNTHMOTION.ROOT or cfg.DATA.PATH_TO_DATA_DIR
     wanted = _wanted(cfg)
     algorithm = cfg.SYNTHMOTION.FLOW_ALGO
-    flow_wanted = {"videos": wanted, "algorithm": algorithm}
+    options = flow_options(cfg) if algorithm else None
+    flow_wanted = _flow_wanted(wanted, options) if options else {}
     flow_dir = cfg.DATA.PATH_TO_DATA_DIR
     videos_ok = _matches(root, _INFO_FILE, wanted)
     flow_ok = not algorithm or _matches(flow_dir, _FLOW_INFO_FILE, flow_wanted)
@@ -127,6 +153,6 @@ def ensure_synthmotion(cfg: CfgNode, rank: int = 0, timeout_s: float = 1800.0) -
         for name in (MANIFEST_FILE, FAILURES_FILE):
             if os.path.exists(os.path.join(flow_dir, name)):
                 os.remove(os.path.join(flow_dir, name))
-        _extract_flow(root, flow_dir, algorithm)
+        _extract_flow(root, flow_dir, options)
         atomic_write_text(stale, json.dumps(flow_wanted, indent=1) + "\n")
     return True

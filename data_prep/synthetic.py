@@ -56,6 +56,7 @@ _X264_OPTIONS = {"crf": "18", "preset": "veryfast", "g": "16", "threads": "1", "
 # sampled frames, well under the 60-degree symmetry of the 3-lobed boundary) or changes size
 # by 30-40 %, so a small 3D CNN learns the classes in a few CPU minutes.
 _REFERENCE_SIZE = 96.0
+SYNTHMOTION_FPS = 30  # frame rate of the videos unless --fps says otherwise
 _SPEED_PX = (2.0, 3.0)
 _SPIN_DEG = (6.0, 9.0)
 _LOG_SIZE_RATE = (0.018, 0.026)
@@ -302,7 +303,7 @@ def generate(
     seed: int = 0,
     size: int = 96,
     frames: int = 60,
-    fps: int = 30,
+    fps: int = SYNTHMOTION_FPS,
     num_broken: int = 0,
     workers: int = 1,
     progress: bool = False,
@@ -375,7 +376,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (same seed, same bytes)")
     parser.add_argument("--size", type=positive_int, default=96, help="frame side in pixels (even)")
     parser.add_argument("--frames", type=positive_int, default=60, help="frames per video")
-    parser.add_argument("--fps", type=positive_int, default=30, help="frame rate")
+    parser.add_argument("--fps", type=positive_int, default=SYNTHMOTION_FPS, help="frame rate")
     parser.add_argument("--num-broken", type=non_negative_int, default=0, help="broken files added to each list")
     parser.add_argument("--workers", type=positive_int, default=default_workers(), help="worker processes")
     return parser.parse_args(argv)

@@ -1,7 +1,10 @@
 import json
 
-from data_prep.ensure_synthetic import ensure_synthmotion
+import pytest
+
+from data_prep.ensure_synthetic import ensure_synthmotion, flow_options
 from video3d.config import load_config
+from video3d.errors import ConfigError
 
 
 def _cfg(out_dir, **overrides):
@@ -35,7 +38,7 @@ def test_flow_folders_and_frame_lists_feed_the_flow_dataset(tmp_path):
 
     videos, flow = tmp_path / "synth", tmp_path / "flow"
     cfg = _cfg(flow, SYNTHMOTION__ROOT=videos, SYNTHMOTION__FLOW_ALGO="dis", SYNTHMOTION__NUM_BROKEN=1,
-               DATA__FORMAT="frames", DATA__MODALITY="flow", DATA__PATH_PREFIX=flow,
+               DATA__FLOW_ALGO="dis", DATA__FORMAT="frames", DATA__MODALITY="flow", DATA__PATH_PREFIX=flow,
                DATA__NUM_FRAMES=2, DATA__SAMPLING_RATE=1, DATA__TRAIN_JITTER_SCALES="[32, 32]",
                DATA__TRAIN_CROP_SIZE=32, DATA__TEST_CROP_SIZE=32)
     assert ensure_synthmotion(cfg) is True
@@ -47,3 +50,30 @@ def test_flow_folders_and_frame_lists_feed_the_flow_dataset(tmp_path):
     assert ensure_synthmotion(cfg) is False
     item = build_dataset(cfg, "train", training=True)[0]
     assert item["video"].shape == (2, 2, 32, 32)
+
+
+def test_flow_follows_the_flow_models_algorithm_bound_and_frame_rate(tmp_path):
+    cfg = _cfg(tmp_path / "flow", SYNTHMOTION__FLOW_ALGO="tvl1", DATA__FLOW_BOUND=6.0, DATA__TARGET_FPS=15)
+    options = flow_options(cfg)
+    assert (options.algorithm, options.backend, options.bound, options.resize.fps) == ("tvl1", "torch", 6.0, 15.0)
+    assert options.batch >= cfg.SYNTHMOTION.FRAMES - 1  # all pairs of a video in one call: one compiled shape
+    assert flow_options(_cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="dis", DATA__FLOW_ALGO="dis")).resize.fps is None
+    with pytest.raises(ConfigError, match="SYNTHMOTION.FLOW_ALGO dis differs from DATA.FLOW_ALGO tvl1"):
+        flow_options(_cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="dis"))
+
+
+def test_flow_is_redone_when_the_bound_or_frame_rate_changes(tmp_path):
+    videos, flow = tmp_path / "synth", tmp_path / "flow"
+    cfg = _cfg(flow, SYNTHMOTION__ROOT=videos, SYNTHMOTION__FLOW_ALGO="dis", DATA__FLOW_ALGO="dis",
+               DATA__FLOW_BOUND=6.0, DATA__TARGET_FPS=15)
+    assert ensure_synthmotion(cfg) is True
+    folder, frames, _ = (flow / "train.csv").read_text().splitlines()[0].rsplit(" ", 2)
+    assert frames == "3"  # 6 frames at 30 fps resampled to 15 fps
+    manifest = json.loads((flow / "manifest.json").read_text())
+    assert (manifest["bound"], manifest["fps"], manifest["algorithm"]) == (6.0, 15.0, "dis")
+    assert ensure_synthmotion(cfg) is False
+    cfg = _cfg(flow, SYNTHMOTION__ROOT=videos, SYNTHMOTION__FLOW_ALGO="dis", DATA__FLOW_ALGO="dis",
+               DATA__FLOW_BOUND=8.0, DATA__TARGET_FPS=15)
+    assert ensure_synthmotion(cfg) is True
+    assert json.loads((flow / "manifest.json").read_text())["bound"] == 8.0
+    assert len(list((flow / folder).glob("flow_x_*.jpg"))) == 2
