@@ -12,10 +12,13 @@ decode. OUT_DIR/manifest.json records algorithm, its parameters, bound, resoluti
 a later run into the same OUT_DIR must use the same settings. Resumable and shardable like
 extract_frames; exit code 0: all written, 1: some videos failed, 2: usage error.
 
-`--algo tvl1 --backend torch` computes TV-L1 with video3d.flow (the same algorithm as OpenCV's,
-docs/FLOW.md), --batch pairs of a video per call, on --device (`cuda` without an index spreads
-the workers over the GPUs, one per worker). Each worker compiles the solver once per frame size
-(`--no-compile`: eager, no warm-up, slower per pair).
+`--algo tvl1` computes TV-L1 with video3d.flow by default (`--backend torch`: the same
+algorithm as OpenCV's, docs/FLOW.md), --batch pairs of a video per call, on --device (`cuda`
+without an index spreads the workers over the GPUs, one per worker). Each worker compiles the
+solver once, with symbolic sizes, so one compile serves every frame size, batch size and pyramid
+level (a dataset resized with --short-side has many frame sizes; the compiled kernels are cached
+on disk for the next run); `--no-compile`: eager, no warm-up, slower per pair.
+`--backend opencv` runs OpenCV contrib's DualTVL1OpticalFlow, one pair at a time, no warm-up.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class FlowOptions:
     device: str = "cpu"
     batch: int = 8
     compile: bool | None = None
+    dynamic: bool = True  # one compile per worker for every frame size, batch size and pyramid level
 
 
 _COMPUTERS: dict[str, FlowComputer] = {}
@@ -87,9 +91,9 @@ def _torch_device(name: str) -> torch.device:
 
 
 def _torch_solver(options: FlowOptions) -> TVL1:
-    key = f"torch-{options.compile}"
+    key = f"torch-{options.compile}-{options.dynamic}"
     if key not in _TORCH_SOLVERS:
-        _TORCH_SOLVERS[key] = TVL1(compile=options.compile)
+        _TORCH_SOLVERS[key] = TVL1(compile=options.compile, dynamic=options.dynamic)
     return _TORCH_SOLVERS[key]
 
 
@@ -164,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     parser.add_argument("--algo", choices=FLOW_ALGORITHMS, default="tvl1", help="flow algorithm")
-    parser.add_argument("--backend", choices=FLOW_BACKENDS, default="opencv",
-                        help="TV-L1 from OpenCV contrib or from video3d.flow (PyTorch, any device)")
+    parser.add_argument("--backend", choices=FLOW_BACKENDS, default=None,
+                        help="TV-L1 from video3d.flow (PyTorch, any device; the default for --algo tvl1) or "
+                             "from OpenCV contrib (dis and farneback are always OpenCV's)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K for --backend torch")
     parser.add_argument("--batch", type=int, default=8, help="frame pairs per call for --backend torch")
     parser.add_argument("--no-compile", action="store_true", help="--backend torch without torch.compile")
@@ -178,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--batch must be >= 1, got {args.batch}")
     if args.backend == "torch" and args.algo != "tvl1":
         parser.error(f"--backend torch computes TV-L1 only, not --algo {args.algo}")
+    if args.backend is None:
+        args.backend = "torch" if args.algo == "tvl1" else "opencv"
     if args.backend == "torch":
         try:
             resolve_device(args.device)

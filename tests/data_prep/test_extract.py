@@ -83,15 +83,26 @@ def test_static_video_gives_flow_128(tmp_path, put_video, make_frames):
     assert np.median(flow_x) == 128
 
 
-def test_tvl1_at_tiny_size_records_its_parameters(tmp_path, put_video):
+@pytest.mark.parametrize("backend", ["opencv", None])
+def test_tvl1_at_tiny_size_records_its_parameters(tmp_path, put_video, backend):
     put_video(tmp_path / "src" / "a.mp4")
     out = tmp_path / "out"
+    chosen = ["--backend", backend] if backend else ["--no-compile"]  # default: video3d's TV-L1
     assert extract_flow.main([str(tmp_path / "src"), str(out), "--size", "32x24", "--workers", "1",
-                              "--no-progress"]) == 0
+                              "--no-progress", *chosen]) == 0
     assert cv2.imread(str(out / "a" / "flow_y_00009.jpg"), cv2.IMREAD_GRAYSCALE).shape == (24, 32)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["algorithm"] == "tvl1" and manifest["size"] == [32, 24]
     assert manifest["parameters"]["Tau"] == pytest.approx(0.25)
+    assert manifest.get("backend", "opencv").split()[0] == (backend or "torch")
+
+
+def test_dis_and_farneback_default_to_opencv(tmp_path, put_video):
+    put_video(tmp_path / "src" / "a.mp4")
+    out = tmp_path / "out"
+    assert extract_flow.main([str(tmp_path / "src"), str(out), "--algo", "dis", "--size", "32x24", "--workers", "1",
+                              "--no-progress"]) == 0
+    assert "backend" not in json.loads((out / "manifest.json").read_text())
 
 
 def test_resume_after_kill_redoes_partial_skips_finished_and_matches_a_clean_run(tmp_path, put_video):

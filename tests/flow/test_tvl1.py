@@ -262,3 +262,19 @@ def test_compiled_solver_agrees_with_opencv_and_the_eager_one():
     # float reassociation in the fused loop drifts over ~1000 iterations, like OpenCV's own SIMD
     epe = (compiled - TVL1(compile=False)(tensor[:-1], tensor[1:])).norm(dim=1)
     assert epe.mean() < 0.05
+
+
+@pytest.mark.slow
+def test_dynamic_compile_serves_other_frame_and_batch_sizes_without_recompiling():
+    from torch._dynamo.utils import counters
+
+    solver = TVL1(compile=True, dynamic=True)
+    graphs = []
+    for size, count in (((48, 40), 3), ((40, 32), 4)):  # batch 2, then another frame size at batch 3
+        tensor = torch.from_numpy(gray_frames("bikes.mp4", count, size))
+        compiled = solver(tensor[:-1], tensor[1:])
+        assert solver.compiled
+        epe = (compiled - TVL1(compile=False)(tensor[:-1], tensor[1:])).norm(dim=1)
+        assert epe.mean() < 0.05
+        graphs.append(counters["stats"]["unique_graphs"])
+    assert graphs[1] == graphs[0]  # the second frame size and batch size reuse the first compile

@@ -125,19 +125,22 @@ class TVL1:
     `first`, `second`: [B, H, W] or [H, W] grayscale, uint8 (0..255) or float (0..1, scaled by
     255 as OpenCV does), on any device; the flow comes back on the same device.
     `compile=True` fuses each iteration and the median filter into a few loops with
-    torch.compile (a one-off cost per frame size); `None` tries that and falls back to eager
-    mode if no compiler works here; `False` stays eager. The host looks at the stopping rule
+    torch.compile (a one-off cost per frame size and batch size, every pyramid level its own
+    kernels; `dynamic=True`: one compile with symbolic sizes serves every frame size, batch size
+    and level); `None` tries that and falls back to eager mode if no compiler works here;
+    `False` stays eager. The host looks at the stopping rule
     every `check_every` iterations to end a warp early (the rule itself is applied to each pair
     at each iteration, on the device); default: every iteration on the CPU, where looking is
     free, every 10 on a GPU, where it waits for the queue to drain."""
 
     def __init__(self, params: TVL1Params | None = None, compile: bool | None = None,
-                 check_every: int | None = None):
+                 check_every: int | None = None, dynamic: bool = False):
         self.params = params or TVL1Params()
         if check_every is not None and check_every < 1:
             raise DataError(f"TV-L1 check_every must be >= 1, got {check_every}")
         self.check_every = check_every
         self._compile = compile
+        self.dynamic = dynamic
         self._step: Callable = primal_dual_step
         self._median: Callable = _median_where
         self._tried_compile = False
@@ -151,8 +154,8 @@ class TVL1:
         if self._tried_compile or self._compile is False:
             return
         self._tried_compile = True
-        self._step = torch.compile(primal_dual_step, dynamic=False)
-        self._median = torch.compile(_median_where_fused, dynamic=False)
+        self._step = torch.compile(primal_dual_step, dynamic=self.dynamic)
+        self._median = torch.compile(_median_where_fused, dynamic=self.dynamic)
 
     def _fallback(self, error: BaseException) -> None:
         if self._compile:
