@@ -7,7 +7,11 @@ per call, in one single-threaded process per core as well on the CPU (one proces
 The two alternate --repeats times and the medians are printed, with the agreement
 of the flows (end-point difference, and the share of values within one level after the
 bound-20 quantisation of data_prep) and video3d's peak memory per pair. Shared machines are
-noisy: compare the ratio, measured in the same run, not absolute numbers.
+noisy: compare the ratio, measured in the same run, not absolute numbers. Each worker also
+counts the CPU time it used, so "pairs per CPU-second" (what one busy core delivers) is
+printed as well: on a loaded machine it stays near the idle figure while pairs/s drops.
+`--dynamic` compiles with symbolic sizes (one compile for every frame and batch size, what
+`data_prep.extract_flow` does) instead of one compile per shape.
 
     python benchmarks/bench_tvl1.py --video tests/data/real/bikes.mp4 --pairs 16 --size 340x256 --batch 8
 """
@@ -48,33 +52,44 @@ def read_gray_frames(path: str, count: int, size: tuple[int, int] | None) -> np.
     return np.stack(frames)
 
 
-def _opencv_flows(frames: np.ndarray, indices: list[int]) -> list[np.ndarray]:
+def _opencv_flows(frames: np.ndarray, indices: list[int]) -> tuple[list[np.ndarray], float]:
+    """(flows, CPU seconds this process spent on them)."""
     cv2.setNumThreads(1)
     solver = cv2.optflow.DualTVL1OpticalFlow_create()
-    return [solver.calc(frames[i], frames[i + 1], None) for i in indices]
+    start = time.process_time()
+    flows = [solver.calc(frames[i], frames[i + 1], None) for i in indices]
+    return flows, time.process_time() - start
 
 
-def opencv_run(pool, frames: np.ndarray, processes: int) -> tuple[float, np.ndarray]:
-    """All pairs through OpenCV, split over `processes` workers: (pairs/s, flows [N, H, W, 2])."""
+def opencv_run(pool, frames: np.ndarray, processes: int) -> tuple[float, float, np.ndarray]:
+    """All pairs through OpenCV, split over `processes` workers:
+    (pairs/s, pairs per CPU-second, flows [N, H, W, 2])."""
     pairs = len(frames) - 1
     shares = [list(range(k, pairs, processes)) for k in range(processes)]
     start = time.perf_counter()
     results = pool.starmap(_opencv_flows, [(frames, share) for share in shares])
     elapsed = time.perf_counter() - start
     flows = np.empty((pairs, *frames.shape[1:], 2), np.float32)
-    for share, result in zip(shares, results, strict=True):
+    for share, (result, _) in zip(shares, results, strict=True):
         for index, flow in zip(share, result, strict=True):
             flows[index] = flow
-    return pairs / elapsed, flows
+    return pairs / elapsed, pairs / sum(cpu for _, cpu in results), flows
 
 
 _SOLVER: dict = {}
 
 
-def _torch_worker_init(compile: bool | None) -> None:
+def _torch_worker_init(compile: bool | None, dynamic: bool = False) -> None:
     """One thread per process: on a busy machine OpenMP barriers across threads stall."""
     torch.set_num_threads(1)
-    _SOLVER["tvl1"] = TVL1(compile=compile)
+    _SOLVER["tvl1"] = TVL1(compile=compile, dynamic=dynamic)
+
+
+def _torch_flows_timed(frames: np.ndarray, indices: list[int], batch: int, device: str) -> tuple[np.ndarray, float]:
+    """(flows, CPU seconds this process spent on them)."""
+    start = time.process_time()
+    flows = _torch_flows(frames, indices, batch, device)
+    return flows, time.process_time() - start
 
 
 def _torch_flows(frames: np.ndarray, indices: list[int], batch: int, device: str) -> np.ndarray:
@@ -99,21 +114,21 @@ def _torch_warmup(frames: np.ndarray, batch: int, device: str) -> tuple[float, f
         _SOLVER["tvl1"].compiled
 
 
-def torch_run(pool, frames: np.ndarray, batch: int, device: str, processes: int) -> tuple[float, np.ndarray]:
+def torch_run(pool, frames: np.ndarray, batch: int, device: str, processes: int) -> tuple[float, float, np.ndarray]:
     """All pairs through video3d's TV-L1, `batch` per call, the pairs split over `processes`
-    workers (CPU) or in this process (GPU): (pairs/s, flows [N, H, W, 2])."""
+    workers (CPU) or in this process (GPU): (pairs/s, pairs per CPU-second, flows [N, H, W, 2])."""
     pairs = len(frames) - 1
     shares = [list(range(k, pairs, processes)) for k in range(processes)]
     start = time.perf_counter()
     if pool is None:
-        results = [_torch_flows(frames, shares[0], batch, device)]
+        results = [_torch_flows_timed(frames, shares[0], batch, device)]
     else:
-        results = pool.starmap(_torch_flows, [(frames, share, batch, device) for share in shares])
+        results = pool.starmap(_torch_flows_timed, [(frames, share, batch, device) for share in shares])
     elapsed = time.perf_counter() - start
     flows = np.empty((pairs, *frames.shape[1:], 2), np.float32)
-    for share, result in zip(shares, results, strict=True):
+    for share, (result, _) in zip(shares, results, strict=True):
         flows[share] = result
-    return pairs / elapsed, flows
+    return pairs / elapsed, pairs / sum(cpu for _, cpu in results), flows
 
 
 def agreement(ours: np.ndarray, reference: np.ndarray) -> dict:
@@ -174,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=len(os.sched_getaffinity(0)),
                         help="OpenCV processes (default: one per core)")
     parser.add_argument("--no-compile", action="store_true", help="run video3d's TV-L1 without torch.compile")
+    parser.add_argument("--dynamic", action="store_true",
+                        help="compile with symbolic sizes (one compile for every shape, as extract_flow does)")
     parser.add_argument("--json", action="store_true", help="print one line holding one JSON object")
     args = parser.parse_args(argv)
     for name in ("pairs", "batch", "repeats", "processes"):
@@ -189,15 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     compile_mode = False if args.no_compile else None
     on_gpu = device.type == "cuda"
     torch_processes = 1 if on_gpu else args.processes
-    runs: dict[str, list[float]] = {"opencv": [], "torch": []}
+    runs: dict[str, list[float]] = {"opencv": [], "torch": [], "opencv_cpu": [], "torch_cpu": []}
     context = get_context("spawn")
     with context.Pool(args.processes) as cv_pool, \
-            context.Pool(torch_processes, _torch_worker_init, (compile_mode,)) as torch_pool:
+            context.Pool(torch_processes, _torch_worker_init, (compile_mode, args.dynamic)) as torch_pool:
         cv_pool.starmap(_opencv_flows, [(frames[:2], [0])] * args.processes)  # start the workers
         if on_gpu:
             torch_pool.close()
             torch_pool = None
-            _torch_worker_init(compile_mode)
+            _torch_worker_init(compile_mode, args.dynamic)
             torch.set_num_threads(len(os.sched_getaffinity(0)))
             warmups = [_torch_warmup(frames, args.batch, str(device))]
         else:
@@ -207,16 +224,21 @@ def main(argv: list[str] | None = None) -> int:
         peak_mib = max(peaks) if peaks else None
         compiled = all(w[2] for w in warmups)
         for _ in range(args.repeats):
-            rate, reference = opencv_run(cv_pool, frames, args.processes)
+            rate, per_cpu_s, reference = opencv_run(cv_pool, frames, args.processes)
             runs["opencv"].append(rate)
-            rate, ours = torch_run(torch_pool, frames, args.batch, str(device), torch_processes)
+            runs["opencv_cpu"].append(per_cpu_s)
+            rate, per_cpu_s, ours = torch_run(torch_pool, frames, args.batch, str(device), torch_processes)
             runs["torch"].append(rate)
+            runs["torch_cpu"].append(per_cpu_s)
     opencv_rate, torch_rate = statistics.median(runs["opencv"]), statistics.median(runs["torch"])
+    opencv_cpu, torch_cpu = statistics.median(runs["opencv_cpu"]), statistics.median(runs["torch_cpu"])
     result = {"video": args.video, "pairs": pairs, "size": f"{width}x{height}", "device": str(device),
-              "batch": args.batch, "compiled": compiled, "opencv_processes": args.processes,
+              "batch": args.batch, "compiled": compiled, "dynamic": args.dynamic, "opencv_processes": args.processes,
               "torch_processes": torch_processes,
               **agreement(ours, reference), "torch_pairs_per_s": torch_rate, "opencv_pairs_per_s": opencv_rate,
-              "ratio": torch_rate / opencv_rate, "peak_mib_per_pair": peak_mib, "warmup_s": warmup_s,
+              "ratio": torch_rate / opencv_rate, "torch_pairs_per_cpu_s": None if on_gpu else torch_cpu,
+              "opencv_pairs_per_cpu_s": opencv_cpu, "cpu_ratio": None if on_gpu else torch_cpu / opencv_cpu,
+              "load_average": os.getloadavg()[0], "peak_mib_per_pair": peak_mib, "warmup_s": warmup_s,
               "torch_runs": runs["torch"], "opencv_runs": runs["opencv"],
               "opencv": cv2.__version__}
     if args.json:
@@ -230,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pairs/s (median): video3d {torch_rate:.3f}, OpenCV {opencv_rate:.3f}, ratio {result['ratio']:.2f}x   "
           f"runs: video3d {', '.join(f'{v:.3f}' for v in runs['torch'])}; "
           f"OpenCV {', '.join(f'{v:.3f}' for v in runs['opencv'])}")
+    if not on_gpu:
+        print(f"pairs per CPU-second (one busy core, median): video3d {torch_cpu:.3f}, OpenCV {opencv_cpu:.3f}, "
+              f"ratio {result['cpu_ratio']:.2f}x (load average {result['load_average']:.1f})")
     memory = "not measured" if peak_mib is None else f"{peak_mib:.1f} MiB"
     print(f"peak memory per pair (video3d, batch {args.batch}): {memory}")
     return 0
