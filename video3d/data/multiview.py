@@ -96,12 +96,19 @@ class MultiViewDataset(Dataset):
     def views(self, index: int) -> torch.Tensor:
         """uint8 views `[clips x crops, C, T, S, S]` of video `index`; raises on a failure."""
         with self.open_video(self.records[index]) as source:
-            if getattr(self.clip_positions, "needs_pts_per_frame", False):
-                clips = self.clip_positions(source.num_frames, source.fps, self.num_clips, source.pts_per_frame)
-            else:
-                clips = self.clip_positions(source.num_frames, source.fps, self.num_clips)
-            union = sorted({i for clip in clips for i in clip})
-            frames = source.get_frames(union)
+            return self.views_of(source)
+
+    def clips_of(self, source: FrameSource) -> list[list[int]]:
+        """Frame indices of each clip of the video behind `source`."""
+        if getattr(self.clip_positions, "needs_pts_per_frame", False):
+            return self.clip_positions(source.num_frames, source.fps, self.num_clips, source.pts_per_frame)
+        return self.clip_positions(source.num_frames, source.fps, self.num_clips)
+
+    def views_of(self, source: FrameSource) -> torch.Tensor:
+        """The views of an open source: its clips' frames fetched in one `get_frames` call."""
+        clips = self.clips_of(source)
+        union = sorted({i for clip in clips for i in clip})
+        frames = source.get_frames(union)
         size = self.crops.size
         resized = transforms.resize_short_side(frames.permute(0, 3, 1, 2), size)  # [U, C, H, W]
         # One layout change for the whole union (channels-last -> planes [C, U, H, W]); then every

@@ -109,7 +109,7 @@ def results_to_dict(
                 "video_id": r.video_id,
                 "label": r.label,
                 "pred": r.pred,
-                "probs": [round(p, _PROB_DECIMALS) for p in r.probs.tolist()],
+                "probs": stored_probs(r.probs),
             }
             for r in done
         ],
@@ -233,6 +233,17 @@ def _in_reference_order(document: Mapping, order: list[int] | None) -> list[dict
              "pred": None if video.get("pred") is None else back[video["pred"]]} for video in document["videos"]]
 
 
+def stored_probs(probs: torch.Tensor) -> list[float]:
+    """A video's scores as a results file stores them (rounded to 6 decimals)."""
+    return [round(p, _PROB_DECIMALS) for p in probs.tolist()]
+
+
+def fuse_probs(probs: Sequence[Sequence[float]], weights: Sequence[float]) -> torch.Tensor:
+    """One video's fused scores: the `weights`-weighted average of its streams' (stored) scores,
+    in float64. `fuse_results` and two-stream prediction both fuse with it."""
+    return sum(w * torch.tensor(p, dtype=torch.float64) for w, p in zip(weights, probs, strict=True)) / sum(weights)
+
+
 def fuse_results(documents: Sequence[Mapping], weights: Sequence[float], names: Sequence[str]) -> dict:
     """Weighted average of the per-video scores of several results documents (two-stream fusion).
 
@@ -269,8 +280,7 @@ def fuse_results(documents: Sequence[Mapping], weights: Sequence[float], names: 
                 )
     fused = []
     for index, video in enumerate(reference["videos"]):
-        probs = sum(w * torch.tensor(v[video["video_id"]]["probs"], dtype=torch.float64)
-                    for w, v in zip(weights, by_id, strict=True)) / sum(weights)
+        probs = fuse_probs([v[video["video_id"]]["probs"] for v in by_id], weights)
         fused.append(VideoResult(index, video["video_id"], video["label"], probs, int(probs.argmax())))
     failed_by_id: dict[str, dict] = {}
     for doc in documents:
