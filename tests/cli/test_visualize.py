@@ -73,3 +73,12 @@ def test_flow_is_colour_coded_by_direction_and_magnitude():
     right, left = still.copy(), still.copy()
     right[..., 0], left[..., 0] = 255, 0
     assert as_rgb(right).max() > 200 and not np.array_equal(as_rgb(right), as_rgb(left))
+
+
+def test_gradcam_refuses_a_flow_model_in_one_line(setup):
+    from video3d.errors import ConfigError
+    from video3d.visualize.explain import centre_clip
+
+    _, _, video, opts = setup
+    with pytest.raises(ConfigError, match="Grad-CAM is drawn over RGB frames"):
+        centre_clip(load_config(DEMO, [*opts, "DATA.MODALITY", "flow"]), video)

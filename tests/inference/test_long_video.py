@@ -9,8 +9,13 @@ import torch
 
 from tests.inference.conftest import DEMO, NAMES, TINY, write_faststart_video, write_video
 from video3d.config import load_config
-from video3d.errors import ConfigError, DataError, DecodeError
+from video3d.data import open_source
+from video3d.data.online_flow import FlowRecipe
+from video3d.errors import DataError, DecodeError
 from video3d.inference.long_video import LongVideoDemo
+from video3d.inference.preprocess import ClipPreprocessor
+from video3d.inference.scores import clip_scores
+from video3d.models import build_model
 
 
 def _frames(path):
@@ -84,10 +89,27 @@ def test_output_folder_that_is_a_file_is_refused(tiny_cfg, tiny_model, video_40,
         LongVideoDemo(tiny_cfg, tiny_model, NAMES).run(video_40, str(tmp_path / "out"))
 
 
-def test_flow_model_says_it_needs_flow_from_raw_video(tiny_model):
-    cfg = load_config(DEMO, [*TINY, "DATA.MODALITY", "flow", "DATA.FORMAT", "frames"])
-    with pytest.raises(ConfigError, match="optical flow"):
-        LongVideoDemo(cfg, tiny_model, NAMES)
+def test_a_flow_model_reads_the_flow_of_the_stream_as_online_flow_gives_it(tmp_path):
+    """Window pair i = flow from frame i to i + 1 (DIS, bound 2): the windows' scores are the
+    model's on the clips `OnlineFlowSource` (the test and predict path) builds for those pairs."""
+    cfg = load_config(DEMO, [*TINY, "DATA.MODALITY", "flow", "DATA.FORMAT", "video", "DATA.FLOW_ALGO", "dis",
+                             "DATA.FLOW_BOUND", "2.0", "FFC.TEST_ENSEMBLE", "mean"])
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    video = write_video(tmp_path / "flow.mp4", 20, label=4)
+    LongVideoDemo(cfg, model, NAMES, topk=8).run(video, str(tmp_path / "out"))
+    windows = _lines(tmp_path / "out")
+    # span 8, stride 4 over 19 pairs: regular windows 0, 4, 8 (ready at frames 8, 12, 16), tail 11..18
+    assert [(w["start_frame"], w["end_frame"]) for w in windows] == [(0, 7), (4, 11), (8, 15), (11, 18)]
+    preprocess = ClipPreprocessor(cfg)
+    with open_source(video, modality="flow", flow=FlowRecipe.from_cfg(cfg)) as source:
+        for window in windows:
+            pairs = [window["start_frame"] + offset for offset in (0, 2, 4, 6)]
+            flows = source.get_frames(pairs).numpy()
+            clip = preprocess.clip([preprocess.frame(f) for f in flows])
+            with torch.inference_mode():
+                expected = clip_scores(model(clip)[0].float(), "mean")
+            assert [(t["class"], t["score"]) for t in window["topk"]] == [(k, round(v, 6)) for k, v in expected.topk(8)]
 
 
 class _SlowModel(torch.nn.Module):

@@ -7,6 +7,9 @@ through the model. Each input frame is then drawn with the top-K labels of the w
 centre is nearest to it (held back until that window is known: at most about a window and a
 stride of frames) and written to `annotated.mp4`; each window is a line of `windows.jsonl`;
 `timeline.png` plots the top classes over time at the end.
+A flow model (DATA.MODALITY flow) keeps gray frames instead and reads window index i as the
+flow from frame i to i + 1 (`FlowWindows`, the online flow of docs/FLOW.md): its windows
+become ready one frame later.
 
 With `realtime`, frames are consumed no faster than their timestamps (a file then behaves like
 a camera) and a window is skipped when the model has fallen more than one stride behind the
@@ -29,8 +32,10 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.data import sampling
+from video3d.data.online_flow import FlowRecipe
 from video3d.errors import ConfigError, DataError
 from video3d.inference.annotate import draw_lines, label_lines
+from video3d.inference.flow_windows import FlowWindows
 from video3d.inference.preprocess import ClipPreprocessor
 from video3d.inference.runners import runner_device
 from video3d.inference.scores import ClipScores, class_name, clip_scores
@@ -124,6 +129,9 @@ class LongVideoDemo:
         self.realtime = realtime
         self.on_window = on_window
         self.preprocess = ClipPreprocessor(cfg)
+        # A flow model: window index i is the flow from frame i to i + 1, computed from the stream.
+        self.flow = FlowWindows(FlowRecipe.from_cfg(cfg, device=str(self.device)), self.preprocess) \
+            if cfg.DATA.MODALITY == "flow" else None
         if stride is not None and stride < 1:
             raise ConfigError(f"--stride must be >= 1 frame, got {stride}")
 
@@ -162,7 +170,8 @@ class LongVideoDemo:
     # ------------------------------------------------------------------ the loop
     def _slide(self, stream: VideoStream, plan: WindowPlan, writer: Mp4Writer, lines, report: DemoReport
                ) -> list[WindowResult]:
-        ring: deque[tuple[int, float, torch.Tensor]] = deque(maxlen=plan.span)
+        ahead_of_pairs = 1 if self.flow else 0  # flow pair i needs frame i + 1
+        ring: deque[tuple[int, float, object]] = deque(maxlen=plan.span + ahead_of_pairs)
         held: deque[StreamFrame] = deque()  # input frames waiting for their nearest window
         results: list[WindowResult] = []
         self._cursor = 0
@@ -174,21 +183,24 @@ class LongVideoDemo:
                     ahead = frame.time - (time.perf_counter() - wall_start)
                     if ahead > 0:
                         time.sleep(ahead)
-                ring.append((frame.index, frame.time, self.preprocess.frame(frame.image)))
+                item = self.flow.gray(frame.image) if self.flow else self.preprocess.frame(frame.image)
+                ring.append((frame.index, frame.time, item))
                 held.append(frame)
-                start = plan.start_ready_at(frame.index)
+                last = frame.index - ahead_of_pairs
+                start = plan.start_ready_at(last) if last >= 0 else None
                 if start is not None:
                     last_start = start
                     lag = time.perf_counter() - wall_start - frame.time
                     if self.realtime and results and lag > plan.stride / stream.fps:
                         report.skipped_windows += 1
                     else:
-                        self._window(ring, plan, start, frame.index, results, lines, report, wall_start)
+                        self._window(ring, plan, start, last, results, lines, report, wall_start)
                 self._release(held, results, writer, final=False, limit=2 * plan.span + plan.stride)
-            if ring:
-                tail = plan.tail_start(ring[-1][0] + 1, last_start)
+            if ring and ring[-1][0] - ahead_of_pairs >= 0:
+                last = ring[-1][0] - ahead_of_pairs
+                tail = plan.tail_start(last + 1, last_start)
                 if tail is not None:
-                    self._window(ring, plan, tail, ring[-1][0], results, lines, report, wall_start)
+                    self._window(ring, plan, tail, last, results, lines, report, wall_start)
         finally:
             self._release(held, results, writer, final=True)
             report.seconds = time.perf_counter() - wall_start
@@ -198,7 +210,10 @@ class LongVideoDemo:
                 report: DemoReport, wall_start: float) -> None:
         by_index = {index: (t, image) for index, t, image in ring}
         indices = plan.indices(start, last_frame=last)
-        clip = self.preprocess.clip([by_index[i][1] for i in indices]).to(self.device)
+        if self.flow:
+            clip = self.flow.clip(indices, {i: image for i, (_, image) in by_index.items()}).to(self.device)
+        else:
+            clip = self.preprocess.clip([by_index[i][1] for i in indices]).to(self.device)
         began = time.perf_counter()
         with torch.inference_mode():
             logits = self.model(clip)[0].float().cpu()

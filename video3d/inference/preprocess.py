@@ -7,18 +7,14 @@ import torch
 from fvcore.common.config import CfgNode
 
 from video3d.data import transforms
-from video3d.errors import ConfigError
 
 
 class ClipPreprocessor:
-    """RGB frame [H, W, 3] uint8 -> the network's view of it, uint8 [C, S, S]: short side to
-    DATA.TEST_CROP_SIZE, centre crop; `clip` stacks and normalises frames into [1, C, T, S, S]."""
+    """A frame [H, W, C] uint8 (RGB, or quantised flow x/y) -> the network's view of it, uint8
+    [C, S, S]: short side to DATA.TEST_CROP_SIZE, centre crop; `clip` stacks and normalises
+    frames into [1, C, T, S, S] (DATA.MEAN / STD, or DATA.FLOW_MEAN / FLOW_STD for flow)."""
 
     def __init__(self, cfg: CfgNode):
-        if cfg.DATA.MODALITY != "rgb":
-            raise ConfigError(
-                f"DATA.MODALITY {cfg.DATA.MODALITY}: this model needs optical flow computed from the raw video, "
-                "which the demo cannot do yet; use an RGB model")
         self.size = int(cfg.DATA.TEST_CROP_SIZE)
         self.normalizer = transforms.Normalizer.from_cfg(cfg)
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from video3d.data.sources import open_source_from_cfg
 from video3d.engine.predictor import files_dataset
+from video3d.errors import ConfigError
 from video3d.inference.long_video import prepare_output_dir
 from video3d.inference.preprocess import ClipPreprocessor
 from video3d.inference.runners import runner_device
@@ -34,6 +35,8 @@ class CentreClip:
 
 def centre_clip(cfg: CfgNode, path: str) -> CentreClip:
     """Decode the centre clip of `path` (the per-epoch validation clip) and preprocess it."""
+    if cfg.DATA.MODALITY != "rgb":
+        raise ConfigError(f"DATA.MODALITY {cfg.DATA.MODALITY}: Grad-CAM is drawn over RGB frames; use an RGB model")
     clip_positions = files_dataset(cfg, [path]).clip_positions
     preprocess = ClipPreprocessor(cfg)
     with open_source_from_cfg(cfg, path) as source:
