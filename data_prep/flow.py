@@ -9,21 +9,10 @@ Quantisation follows denseflow / mmaction2 (docs/DATA.md): clip each component t
 
 from __future__ import annotations
 
-import math
-
-from video3d.flow.frames import output_size, resize_frame
+from video3d.flow.frames import output_size, resize_frame, source_index
 from video3d.flow.opencv import FARNEBACK_PARAMS, FLOW_ALGORITHMS, FlowComputer
 from video3d.flow.quantize import dequantize_flow, quantize_flow
 
 __all__ = ["FARNEBACK_PARAMS", "FLOW_ALGORITHMS", "FlowComputer", "dequantize_flow", "output_size",
            "quantize_flow", "resize_frame", "source_index"]
 
-
-def _round_half_up(value: float) -> int:
-    return int(math.floor(value + 0.5))
-
-
-def source_index(output_index: int, source_fps: float, target_fps: float) -> int:
-    """Source frame shown at output frame `output_index` when resampling to `target_fps`:
-    the one nearest in time (ties to the later frame)."""
-    return _round_half_up(output_index * source_fps / target_fps)

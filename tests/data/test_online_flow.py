@@ -26,6 +26,9 @@ SETTINGS = {
     "dis": (["--algo", "dis", "--bound", "2", "--short-side", "24"],
             ["DATA.FLOW_ALGO", "dis", "DATA.FLOW_BOUND", "2.0", "DATA.FLOW_SHORT_SIDE", "24"]),
     "farneback": (["--algo", "farneback", "--bound", "3"], ["DATA.FLOW_ALGO", "farneback", "DATA.FLOW_BOUND", "3"]),
+    # --fps 20 from 30: frames 0, 2, 3, 5, 6 (rounding half up), 4 pairs of unequal steps
+    "dis_fps": (["--algo", "dis", "--bound", "2", "--fps", "20"],
+                ["DATA.FLOW_ALGO", "dis", "DATA.FLOW_BOUND", "2.0", "DATA.FLOW_FPS", "20"]),
 }
 VIEWS = ["DATA.NUM_FRAMES", "4", "DATA.SAMPLING_RATE", "1", "TEST.NUM_ENSEMBLE_VIEWS", "3",
          "TEST.NUM_SPATIAL_CROPS", "3", "DATA.TEST_CROP_SIZE", "24"]
@@ -77,12 +80,15 @@ def _cfg(name: str, fmt: str):
 @pytest.mark.parametrize("name", list(SETTINGS))
 def test_online_flow_is_the_extracted_flow_level_for_level_before_jpeg(name, video, extracted):
     _, levels = extracted[name]
+    pairs = len(levels) // 2
+    assert pairs == (4 if name == "dis_fps" else FRAMES - 1)
     expected = np.stack([np.stack([levels[f"flow_x_{i:05d}.jpg"], levels[f"flow_y_{i:05d}.jpg"]], -1)
-                         for i in range(1, FRAMES)])
+                         for i in range(1, pairs + 1)])
     cfg = _cfg(name, "video")
     with open_source(video, modality="flow", flow=FlowRecipe.from_cfg(cfg)) as source:
-        assert (source.num_frames, source.height, source.width, source.channels) == (FRAMES - 1, *expected.shape[1:3], 2)
-        online = source.get_frames(list(range(FRAMES - 1))).numpy()
+        assert (source.num_frames, source.height, source.width, source.channels) == (pairs, *expected.shape[1:3], 2)
+        assert source.fps == (20.0 if name == "dis_fps" else 30.0)
+        online = source.get_frames(list(range(pairs))).numpy()
     assert len(np.unique(expected)) > 20  # the bound leaves the motion many levels to differ in
     np.testing.assert_array_equal(online, expected)
 
@@ -128,6 +134,8 @@ def test_flow_resize_keys_are_checked_and_training_on_online_flow_is_refused():
         load_config(None, ["DATA.FLOW_SIZE", "[40]"])
     with pytest.raises(ConfigError, match="DATA.FLOW_SHORT_SIDE \\(24\\) and DATA.FLOW_SIZE"):
         load_config(None, ["DATA.FLOW_SIZE", "[40, 28]", "DATA.FLOW_SHORT_SIDE", "24"])
+    with pytest.raises(ConfigError, match="DATA.FLOW_FPS must be >= 0"):
+        load_config(None, ["DATA.FLOW_FPS", "-1"])
     with pytest.raises(ConfigError, match="DATA.FLOW_ALGO is 'lk'"):
         FlowRecipe("lk")
     cfg = load_config(None, ["DATA.FORMAT", "video", "DATA.MODALITY", "flow"])
@@ -156,3 +164,7 @@ def test_the_extraction_manifest_flags_a_config_that_would_compute_other_flow(ex
                         "DATA.FLOW_BOUND is 20.0 but the extraction used --bound 2.0",
                         "DATA.FLOW_SIZE is None but the extraction used --size [40, 28]"]
     assert len([r for r in caplog.records if "manifest.json" in r.getMessage()]) == 1  # once per manifest
+    resampled = os.path.dirname(extracted["dis_fps"][0])
+    assert check_flow_manifest(load_config(None, ["DATA.FORMAT", "frames", "DATA.MODALITY", "flow", "DATA.FLOW_ALGO", "dis",
+                                                  "DATA.FLOW_BOUND", "2.0", "DATA.PATH_PREFIX", resampled])) == [
+        "DATA.FLOW_FPS is 0.0 but the extraction used --fps 20.0"]

@@ -11,7 +11,7 @@ from tests.inference.conftest import DEMO, NAMES, TINY, write_faststart_video, w
 from video3d.config import load_config
 from video3d.data import open_source
 from video3d.data.online_flow import FlowRecipe
-from video3d.errors import DataError, DecodeError
+from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.inference.long_video import LongVideoDemo
 from video3d.inference.preprocess import ClipPreprocessor
 from video3d.inference.scores import clip_scores
@@ -130,3 +130,9 @@ def test_realtime_skips_windows_when_the_model_is_slower_than_the_source(tiny_cf
     assert len(report.latencies) == report.windows and min(report.latencies) >= 0.39
     assert report.seconds >= 1.9  # paced at the source's rate
     assert all("latency_s" in w for w in _lines(tmp_path / "out"))
+
+
+def test_a_flow_model_extracted_at_another_rate_is_refused_in_one_line(tiny_model):
+    cfg = load_config(DEMO, [*TINY, "DATA.MODALITY", "flow", "DATA.FLOW_FPS", "15"])
+    with pytest.raises(ConfigError, match="DATA.FLOW_FPS 15.0: the demo computes flow between consecutive frames"):
+        LongVideoDemo(cfg, tiny_model, NAMES)

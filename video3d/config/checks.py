@@ -158,12 +158,15 @@ def _check_consistency(cfg: CfgNode) -> None:
 
 
 def _check_flow_resize(cfg: CfgNode) -> None:
-    """DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE: extract_flow's --short-side / --size WxH, at most one."""
+    """DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE: extract_flow's --short-side / --size WxH, at most one;
+    DATA.FLOW_FPS: its --fps."""
     short_side, size = cfg.DATA.FLOW_SHORT_SIDE, list(cfg.DATA.FLOW_SIZE)
     if not isinstance(short_side, int) or short_side < 0:
         raise ConfigError(f"config key DATA.FLOW_SHORT_SIDE must be an integer >= 0 (0 = not resized), got {short_side!r}")
     if size and (len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size)):
         raise ConfigError(f"config key DATA.FLOW_SIZE must be [width, height] in pixels or [], got {size}")
+    if not cfg.DATA.FLOW_FPS >= 0:
+        raise ConfigError(f"config key DATA.FLOW_FPS must be >= 0 (0 = every frame), got {cfg.DATA.FLOW_FPS}")
     if short_side and size:
         raise ConfigError(f"config keys DATA.FLOW_SHORT_SIDE ({short_side}) and DATA.FLOW_SIZE ({size}) are both "
                           "set: extraction resizes by --short-side or by --size, not both")

@@ -78,6 +78,7 @@ _C.DATA.FLOW_ALGO = "tvl1"  # tvl1, dis or farneback
 _C.DATA.FLOW_BOUND = 20.0  # flow clipped to +-bound pixels, then mapped to 0..255
 _C.DATA.FLOW_SHORT_SIDE = 0  # extract_flow --short-side the flow was computed at (0 = not given)
 _C.DATA.FLOW_SIZE = []  # extract_flow --size as [width, height] (empty = not given); neither = native size
+_C.DATA.FLOW_FPS = 0.0  # extract_flow --fps the frames were resampled to before flow (0 = every frame)
 _C.DATA.FLOW_COMPILE = False  # online TV-L1 (DATA.FORMAT video) through torch.compile: warm-up, then faster
 _C.DATA.INPUT_CHANNEL_NUM = []  # empty = from MODALITY (rgb [3], flow [2]); a set value must agree
 _C.DATA.RANDOM_FLIP = True  # horizontal flip in training

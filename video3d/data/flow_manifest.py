@@ -30,9 +30,8 @@ def recipe_mismatches(cfg: CfgNode, manifest: dict) -> list[str]:
     for field, (key, value, flag) in wanted.items():
         if field in manifest and manifest[field] != value:
             problems.append(f"{key} is {value} but the extraction used {flag} {manifest[field]}")
-    if manifest.get("fps"):
-        problems.append(f"the extraction resampled to --fps {manifest['fps']}, which online flow does not "
-                        "(it pairs consecutive frames of the file)")
+    if "fps" in manifest and (manifest["fps"] or None) != (float(data.FLOW_FPS) or None):
+        problems.append(f"DATA.FLOW_FPS is {data.FLOW_FPS} but the extraction used --fps {manifest['fps']}")
     return problems
 
 

@@ -7,8 +7,8 @@ i + 1, a video of N frames has N - 1, and each is uint8 `[H, W, 2]` (x, y) quant
 For the indices asked it decodes exactly those frames and the next one of each (one
 `get_frames` call), prepares them as data_prep.extract_flow does (resize to the extraction
 size, then grayscale: `video3d.flow.frames`), computes the pairs' flow with the model's
-recipe (`FlowRecipe`: DATA.FLOW_ALGO, DATA.FLOW_BOUND, DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE)
-and quantises it (`video3d.flow.quantize`). The consumer normalises it with DATA.FLOW_MEAN /
+recipe (`FlowRecipe`: DATA.FLOW_ALGO, DATA.FLOW_BOUND, DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE,
+DATA.FLOW_FPS) and quantises it (`video3d.flow.quantize`). The consumer normalises it with DATA.FLOW_MEAN /
 DATA.FLOW_STD like flow read from JPEGs (docs/FLOW.md, "Flow from raw video").
 
 TV-L1 runs on video3d.flow.TVL1 (PyTorch) on `FlowRecipe.device`, up to `batch` pairs per
@@ -25,7 +25,7 @@ from fvcore.common.config import CfgNode
 
 from video3d.data.frame_source import FrameSource
 from video3d.errors import ConfigError, DecodeError
-from video3d.flow.frames import flow_gray, output_size
+from video3d.flow.frames import flow_gray, output_size, resampled_count, source_index
 from video3d.flow.opencv import FLOW_ALGORITHMS, FlowComputer
 from video3d.flow.quantize import quantize_flow
 from video3d.flow.tvl1 import TVL1
@@ -40,6 +40,7 @@ class FlowRecipe:
     bound: float = 20.0
     short_side: int | None = None
     size: tuple[int, int] | None = None  # (width, height), extract_flow's --size WxH
+    fps: float | None = None  # extract_flow's --fps: frames resampled to this rate first
     device: str = "cpu"
     compile: bool = False
     batch: int = 16
@@ -52,17 +53,19 @@ class FlowRecipe:
         if self.short_side is not None and self.size is not None:
             raise ConfigError("DATA.FLOW_SHORT_SIDE and DATA.FLOW_SIZE both set: extraction resizes one way "
                               "(--short-side or --size); set the other to 0 / []")
+        if self.fps is not None and not self.fps > 0:
+            raise ConfigError(f"config key DATA.FLOW_FPS must be > 0 (or 0: every frame), got {self.fps}")
         if self.batch < 1:
             raise ConfigError(f"online flow batch must be >= 1, got {self.batch}")
 
     @classmethod
     def from_cfg(cls, cfg: CfgNode, device: str | None = None) -> FlowRecipe:
-        """DATA.FLOW_ALGO, FLOW_BOUND, FLOW_SHORT_SIDE, FLOW_SIZE and FLOW_COMPILE; pairs per
-        call = DATA.NUM_FRAMES (one clip); `device` defaults to `flow_device(cfg)`."""
+        """DATA.FLOW_ALGO, FLOW_BOUND, FLOW_SHORT_SIDE, FLOW_SIZE, FLOW_FPS and FLOW_COMPILE; pairs
+        per call = DATA.NUM_FRAMES (one clip); `device` defaults to `flow_device(cfg)`."""
         data = cfg.DATA
         return cls(data.FLOW_ALGO, float(data.FLOW_BOUND), int(data.FLOW_SHORT_SIDE) or None,
-                   tuple(int(v) for v in data.FLOW_SIZE) or None, device or flow_device(cfg),
-                   bool(data.FLOW_COMPILE), max(int(data.NUM_FRAMES), 1))
+                   tuple(int(v) for v in data.FLOW_SIZE) or None, float(data.FLOW_FPS) or None,
+                   device or flow_device(cfg), bool(data.FLOW_COMPILE), max(int(data.NUM_FRAMES), 1))
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the flow is computed at for a `width` x `height` video."""
@@ -117,18 +120,26 @@ class OnlineFlowSource(FrameSource):
         super().__init__(video.path)
         self.video = video
         self.recipe = recipe
-        if video.num_frames < 2:
+        # Frame k of the flow's timeline: every frame, or extraction's --fps resampling of them.
+        self._frames = video.num_frames
+        if recipe.fps is not None:
+            self._frames = resampled_count(video.num_frames, video.fps, recipe.fps)
+        if self._frames < 2:
             video.close()
-            raise DecodeError(video.path, f"{video.num_frames} frame(s): no flow pair")
+            raise DecodeError(video.path, f"{self._frames} frame(s): no flow pair")
         self._size = recipe.output_size(video.width, video.height)
+
+    def _source(self, frame: int) -> int:
+        """The video's frame shown at frame `frame` of the flow's timeline."""
+        return frame if self.recipe.fps is None else source_index(frame, self.video.fps, self.recipe.fps)
 
     @property
     def num_frames(self) -> int:
-        return self.video.num_frames - 1
+        return self._frames - 1
 
     @property
     def fps(self) -> float:
-        return self.video.fps
+        return self.video.fps if self.recipe.fps is None else self.recipe.fps
 
     @property
     def height(self) -> int:
@@ -144,14 +155,15 @@ class OnlineFlowSource(FrameSource):
 
     @property
     def pts_per_frame(self) -> float | None:
-        return self.video.pts_per_frame
+        return self.video.pts_per_frame if self.recipe.fps is None else None
 
     def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
-        frames = sorted(set(wanted) | {i + 1 for i in wanted})
+        ends = {i: (self._source(i), self._source(i + 1)) for i in wanted}
+        frames = sorted({f for pair in ends.values() for f in pair})
         rgb = self.video.get_frames(frames).numpy()
         gray = {index: flow_gray(image, self._size) for index, image in zip(frames, rgb, strict=True)}
-        firsts = np.stack([gray[i] for i in wanted])
-        seconds = np.stack([gray[i + 1] for i in wanted])
+        firsts = np.stack([gray[ends[i][0]] for i in wanted])
+        seconds = np.stack([gray[ends[i][1]] for i in wanted])
         flows = quantized_flow(firsts, seconds, self.recipe)
         return dict(zip(wanted, flows.unbind(0), strict=True))
 

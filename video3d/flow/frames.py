@@ -35,6 +35,21 @@ def resize_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
+def source_index(output_index: int, source_fps: float, target_fps: float) -> int:
+    """Source frame shown at output frame `output_index` when resampling to `target_fps`:
+    the one nearest in time (ties to the later frame), as extraction's `--fps` does."""
+    return _round_half_up(output_index * source_fps / target_fps)
+
+
+def resampled_count(num_source_frames: int, source_fps: float, target_fps: float) -> int:
+    """Output frames of a `num_source_frames` video resampled to `target_fps`: every k whose
+    `source_index` exists."""
+    count = max(int((num_source_frames - 0.5) * target_fps / source_fps) - 1, 0)
+    while source_index(count, source_fps, target_fps) <= num_source_frames - 1:
+        count += 1
+    return count
+
+
 def flow_gray(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """An RGB uint8 frame [H, W, 3] as the flow algorithms see it: resized to `size` (width,
     height) with `resize_frame`, then OpenCV's grayscale (the extraction resizes the BGR frame:

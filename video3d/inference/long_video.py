@@ -132,6 +132,9 @@ class LongVideoDemo:
         # A flow model: window index i is the flow from frame i to i + 1, computed from the stream.
         self.flow = FlowWindows(FlowRecipe.from_cfg(cfg, device=str(self.device)), self.preprocess) \
             if cfg.DATA.MODALITY == "flow" else None
+        if self.flow and self.flow.recipe.fps is not None:
+            raise ConfigError(f"DATA.FLOW_FPS {cfg.DATA.FLOW_FPS}: the demo computes flow between consecutive "
+                              "frames of the stream; for flow extracted with --fps use tools/predict.py")
         if stride is not None and stride < 1:
             raise ConfigError(f"--stride must be >= 1 frame, got {stride}")
 
