@@ -7,7 +7,8 @@ lists go to DATA.PATH_TO_DATA_DIR. Under torchrun only rank 0 generates; the oth
 
 The flow is what the flow model's config says its input is: algorithm DATA.FLOW_ALGO (which
 SYNTHMOTION.FLOW_ALGO must name too), clipped to +-DATA.FLOW_BOUND pixels, between consecutive
-frames at DATA.TARGET_FPS (frame folders are read as being at that rate). TV-L1 runs on
+frames at DATA.TARGET_FPS (frame folders are read as being at that rate; DATA.FLOW_FPS, if set,
+must agree), on frames resized to DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE if set. TV-L1 runs on
 video3d.flow (torch.compile'd, all pairs of a video in one call); DIS and Farneback on OpenCV.
 """
 
@@ -82,23 +83,32 @@ def flow_options(cfg: CfgNode) -> FlowOptions:
         raise ConfigError(f"SYNTHMOTION.FLOW_ALGO {algorithm} differs from DATA.FLOW_ALGO {data.FLOW_ALGO}: the flow "
                           f"model would be told another algorithm than the one its input is made with")
     fps = None if float(data.TARGET_FPS) == SYNTHMOTION_FPS else float(data.TARGET_FPS)
+    if float(data.FLOW_FPS) and float(data.FLOW_FPS) != (fps or SYNTHMOTION_FPS):
+        raise ConfigError(f"DATA.FLOW_FPS {data.FLOW_FPS} differs from DATA.TARGET_FPS {data.TARGET_FPS}: SynthMotion's "
+                          f"flow folders are extracted at DATA.TARGET_FPS and read as being at that rate")
+    short_side = int(data.FLOW_SHORT_SIDE) or None
+    size = tuple(int(v) for v in data.FLOW_SIZE) or None
     backend = "torch" if algorithm == "tvl1" else "opencv"
     # Every video has SYNTHMOTION.FRAMES frames or fewer: all its pairs in one call, one shape.
-    return FlowOptions(ResizeOptions(None, None, fps), algorithm, float(data.FLOW_BOUND), backend=backend,
+    return FlowOptions(ResizeOptions(short_side, size, fps), algorithm, float(data.FLOW_BOUND), backend=backend,
                        batch=max(1, cfg.SYNTHMOTION.FRAMES))
 
 
 def _flow_wanted(wanted: dict, options: FlowOptions) -> dict:
-    """What the flow folder must have been made with to be reused (the old DIS-only record
-    lacks bound and fps, so such a folder is redone)."""
+    """What the flow folder must have been made with to be reused (an older record lacks a
+    field, e.g. the frame size, so such a folder is redone)."""
+    size = list(options.resize.size) if options.resize.size else None
     return {"videos": wanted, "algorithm": options.algorithm, "bound": options.bound, "fps": options.resize.fps,
-            "backend": options.backend}
+            "short_side": options.resize.short_side, "size": size, "backend": options.backend}
 
 
 def _extract_flow(root: str, flow_dir: str, options: FlowOptions) -> None:
     """Flow folders `<flow_dir>/videos/<class>/<id>/` and frame lists `<dir> <N> <label>`."""
-    logger.info("extracting %s flow (%s, bound %g px, fps %s) of %s into %s", options.algorithm, options.backend,
-                options.bound, options.resize.fps or "as recorded", root, flow_dir)
+    resize = options.resize
+    logger.info("extracting %s flow (%s, bound %g px, fps %s, frames %s) of %s into %s", options.algorithm,
+                options.backend, options.bound, resize.fps or "as recorded",
+                f"{resize.size[0]}x{resize.size[1]}" if resize.size else
+                f"short side {resize.short_side}" if resize.short_side else "as recorded", root, flow_dir)
     start = time.perf_counter()
     for split in _SPLITS:
         tasks = collect_videos(os.path.join(root, f"{split}.csv"), prefix=root)

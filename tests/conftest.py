@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +18,13 @@ def _fresh_video3d_logger():
         handler.close()
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test (two shared cores: small convs thrash with more);
+    `pytestmark = pytest.mark.usefixtures("one_thread")` applies it to a whole file."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

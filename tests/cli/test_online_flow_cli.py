@@ -2,7 +2,6 @@
 files: DATA.FORMAT video + DATA.MODALITY flow computes the flow online, no extraction step."""
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,8 @@ FLOW = ["DATA.FORMAT", "video", "DATA.MODALITY", "flow", "DATA.FLOW_BOUND", "2.0
         "TEST.NUM_SPATIAL_CROPS", "3", "DATA_LOADER.NUM_WORKERS", "0", "SYNTHMOTION.ENABLE", "False"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_log_level():
-    """predict.main() quiets the video3d logger for the whole process; keep that out of other tests."""
-    level = logging.getLogger("video3d").level
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    logging.getLogger("video3d").setLevel(level)
-    torch.set_num_threads(threads)
+# One thread; the logger level predict.main() sets is reset by tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

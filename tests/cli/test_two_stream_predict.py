@@ -2,7 +2,6 @@
 from one decode per video, with the numbers tools/fuse_scores.py gives for their test results."""
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,8 @@ SHARED = ["DATA.NUM_FRAMES", "4", "DATA.SAMPLING_RATE", "2", "DATA.TEST_CROP_SIZ
           "DATA_LOADER.NUM_WORKERS", "0", "SYNTHMOTION.ENABLE", "False"]
 
 
-@pytest.fixture(autouse=True)
-def _quiet_and_one_thread():
-    """predict.main() quiets the video3d logger for the whole process; keep that out of other tests."""
-    level = logging.getLogger("video3d").level
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    logging.getLogger("video3d").setLevel(level)
-    torch.set_num_threads(threads)
+# One thread; the logger level predict.main() sets is reset by tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,27 @@ def test_flow_is_redone_when_the_bound_or_frame_rate_changes(tmp_path):
     assert ensure_synthmotion(cfg) is True
     assert json.loads((flow / "manifest.json").read_text())["bound"] == 8.0
     assert len(list((flow / folder).glob("flow_x_*.jpg"))) == 2
+
+
+def test_flow_is_extracted_at_the_flow_models_frame_size_and_rate(tmp_path):
+    cfg = _cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="tvl1", DATA__TARGET_FPS=15, DATA__FLOW_FPS=15.0,
+               DATA__FLOW_SHORT_SIDE=24)
+    options = flow_options(cfg)
+    assert (options.resize.short_side, options.resize.size, options.resize.fps) == (24, None, 15.0)
+    assert flow_options(_cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="tvl1", DATA__FLOW_SIZE="[40, 24]")).resize.size == (40, 24)
+    with pytest.raises(ConfigError, match="DATA.FLOW_FPS 10.0 differs from DATA.TARGET_FPS 15"):
+        flow_options(_cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="tvl1", DATA__TARGET_FPS=15, DATA__FLOW_FPS=10.0))
+
+
+def test_flow_is_redone_when_the_frame_size_changes(tmp_path):
+    from PIL import Image
+
+    videos, flow = tmp_path / "synth", tmp_path / "flow"
+    common = dict(SYNTHMOTION__ROOT=videos, SYNTHMOTION__FLOW_ALGO="dis", DATA__FLOW_ALGO="dis")
+    assert ensure_synthmotion(_cfg(flow, **common)) is True
+    folder = (flow / "train.csv").read_text().splitlines()[0].rsplit(" ", 2)[0]
+    assert Image.open(flow / folder / "flow_x_00001.jpg").size == (32, 32)
+    assert ensure_synthmotion(_cfg(flow, DATA__FLOW_SHORT_SIDE=16, **common)) is True
+    assert Image.open(flow / folder / "flow_x_00001.jpg").size == (16, 16)
+    assert json.loads((flow / "manifest.json").read_text())["short_side"] == 16
+    assert ensure_synthmotion(_cfg(flow, DATA__FLOW_SHORT_SIDE=16, **common)) is False

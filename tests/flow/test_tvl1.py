@@ -149,6 +149,29 @@ def test_batched_pairs_get_the_flow_each_gets_alone():
         torch.testing.assert_close(together[k], solver(frames[k], frames[k + 1]), atol=1e-4, rtol=0)
 
 
+def test_converged_pairs_leave_the_batch_and_the_others_keep_their_flow(monkeypatch):
+    from video3d.flow import tvl1
+
+    frames = torch.from_numpy(gray_frames("bikes.mp4", 3, (64, 48)))
+    # the third pair is a frame and itself: it converges at once, the real pairs later
+    first, second = torch.cat((frames[:-1], frames[:1])), torch.cat((frames[1:], frames[:1]))
+    sizes = []
+
+    class Spy(TVL1):
+        def _run(self, name, *args):
+            if name == "_step":
+                sizes.append(args[0].shape[0])
+            return super()._run(name, *args)
+
+    shrunk = Spy(compile=False)(first, second)
+    assert min(sizes) < 3 and max(sizes) == 3  # the converged pair left the batch
+    monkeypatch.setattr(tvl1._WorkingSet, "_SHRINK_AT", 0.0)  # never shrink: the frozen-pair path
+    sizes.clear()
+    whole = Spy(compile=False)(first, second)
+    assert min(sizes) == 3
+    torch.testing.assert_close(shrunk, whole, atol=1e-4, rtol=0)
+
+
 def smooth_texture(height: int, width: int, transform) -> np.ndarray:
     """A band-limited pattern sampled at `transform(x, y)`: moving the sampling points moves
     the picture exactly, so the true flow is known to float precision."""

@@ -8,7 +8,8 @@ frame and its centered gradient); per warp up to `outer_iterations` rounds of a 
 filter followed by up to `inner_iterations` primal-dual steps, stopping as soon as a step
 changes the flow by at most epsilon^2 * pixels in summed squares. The stopping rule is
 evaluated per pair: a pair that has converged is frozen while the rest of the batch goes on,
-so each pair's flow is the one it would get alone.
+so each pair's flow is the one it would get alone; once a quarter of the batch has converged,
+the rest goes on as a smaller batch (eager or `dynamic=True`), so frozen pairs cost nothing.
 """
 
 from __future__ import annotations
@@ -218,20 +219,65 @@ class TVL1:
             inverse_grad = torch.where(grad > _FLT_EPSILON, 1.0 / grad, 0.0)
             rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
             error = torch.full(u1.shape[:1], math.inf, dtype=u1.dtype, device=u1.device)
+            work = _WorkingSet([u1, u2, p11, p12, p21, p22, error], [i1wx, i1wy, grad, inverse_grad, rho_c],
+                               shrink=self.dynamic or not self.compiled)
             for _ in range(params.outer_iterations):
-                active = error > threshold
+                active = work.state[-1] > threshold
                 if not bool(active.any()):
                     break
+                active = work.shrink(active)
                 if params.median_filtering == 5:
-                    u1 = self._run("_median", u1, active)
-                    u2 = self._run("_median", u2, active)
+                    work.state[0] = self._run("_median", work.state[0], active)
+                    work.state[1] = self._run("_median", work.state[1], active)
                 for inner in range(params.inner_iterations):
-                    u1, u2, p11, p12, p21, p22, error = self._run(
-                        "_step", u1, u2, p11, p12, p21, p22, i1wx, i1wy, grad, inverse_grad, rho_c, error,
-                        threshold, l_t, theta, taut)
-                    if (inner + 1) % check_every == 0 and not bool((error > threshold).any()):
-                        break
+                    work.state = list(self._run("_step", *work.state[:6], *work.constants, work.state[6],
+                                                threshold, l_t, theta, taut))
+                    if (inner + 1) % check_every == 0:
+                        active = work.state[-1] > threshold
+                        if not bool(active.any()):
+                            break
+                        work.shrink(active)
+            u1, u2, p11, p12, p21, p22, _ = work.finish()
         return u1, u2
+
+
+class _WorkingSet:
+    """The pairs of a batch still iterating in one warp: once a quarter of them has converged
+    (and stays frozen for the rest of the warp), the others are gathered into a smaller batch,
+    so converged pairs cost no more arithmetic; `finish` scatters the results back. Each pair's
+    numbers are unchanged: every operation is per pair."""
+
+    _SHRINK_AT = 0.75
+
+    def __init__(self, state: list[torch.Tensor], constants: list[torch.Tensor], shrink: bool = True):
+        # A static compile (dynamic=False) would recompile for every new batch size: no shrinking.
+        self._shrink_at = self._SHRINK_AT if shrink else 0.0
+        self._full_state, self._full_constants = state, constants
+        self.state, self.constants = list(state), list(constants)
+        self._rows: torch.Tensor | None = None  # indices into the full batch; None = all of it
+
+    def shrink(self, active: torch.Tensor) -> torch.Tensor:
+        """Drop converged pairs if enough have converged; returns `active` for the working set."""
+        count = int(active.sum())
+        if count > self._shrink_at * active.numel():
+            return active
+        self._write_back()
+        keep = active.nonzero().squeeze(1)
+        self._rows = keep if self._rows is None else self._rows[keep]
+        self.state = [t.index_select(0, self._rows) for t in self._full_state]
+        self.constants = [t.index_select(0, self._rows) for t in self._full_constants]
+        return active.new_ones(count)
+
+    def _write_back(self) -> None:
+        if self._rows is None:
+            self._full_state = list(self.state)
+        else:
+            for full, part in zip(self._full_state, self.state, strict=True):
+                full.index_copy_(0, self._rows, part)
+
+    def finish(self) -> list[torch.Tensor]:
+        self._write_back()
+        return self._full_state
 
 
 def _as_batch(first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
