@@ -172,6 +172,22 @@ def test_converged_pairs_leave_the_batch_and_the_others_keep_their_flow(monkeypa
     torch.testing.assert_close(shrunk, whole, atol=1e-4, rtol=0)
 
 
+def test_working_set_keeps_min_rows_padding_with_frozen_pairs_and_scatters_back():
+    from video3d.flow.tvl1 import _WorkingSet
+
+    state = [torch.arange(4.0).view(4, 1, 1).expand(4, 2, 2).clone(), torch.tensor([9.0, 0.0, 0.0, 0.0])]
+    work = _WorkingSet(state, [torch.zeros(4, 2, 2)], min_rows=2)
+    active = work.shrink(torch.tensor([True, False, False, False]))
+    assert active.tolist() == [True, False]  # one live pair, one frozen pair as padding
+    assert work.state[0][:, 0, 0].tolist() == [0.0, 1.0] and work.constants[0].shape[0] == 2
+    work.state[0] = work.state[0] + 10
+    full = work.finish()
+    assert full[0][:, 0, 0].tolist() == [10.0, 11.0, 2.0, 3.0]
+    whole = _WorkingSet([torch.zeros(2, 1, 1)], [], min_rows=2)
+    assert whole.shrink(torch.tensor([False, True])).tolist() == [False, True]  # nothing to drop
+    assert whole.state[0].shape[0] == 2
+
+
 def smooth_texture(height: int, width: int, transform) -> np.ndarray:
     """A band-limited pattern sampled at `transform(x, y)`: moving the sampling points moves
     the picture exactly, so the true flow is known to float precision."""

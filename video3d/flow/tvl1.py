@@ -214,13 +214,16 @@ class TVL1:
         stacked = torch.stack((i1, i1x, i1y), 1)
         p11, p12, p21, p22 = (torch.zeros_like(u1) for _ in range(4))
         for _ in range(params.warps):
-            i1w, i1wx, i1wy = remap_cubic(stacked, u1, u2).unbind(1)
+            # Own storage, not views of one tensor: a compiled step guards on views' bases, and a
+            # shrunk working set (index_select) passes plain tensors, which would recompile it.
+            i1w, i1wx, i1wy = (plane.contiguous() for plane in remap_cubic(stacked, u1, u2).unbind(1))
             grad = i1wx * i1wx + i1wy * i1wy
             inverse_grad = torch.where(grad > _FLT_EPSILON, 1.0 / grad, 0.0)
             rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
             error = torch.full(u1.shape[:1], math.inf, dtype=u1.dtype, device=u1.device)
             work = _WorkingSet([u1, u2, p11, p12, p21, p22, error], [i1wx, i1wy, grad, inverse_grad, rho_c],
-                               shrink=self.dynamic or not self.compiled)
+                               shrink=self.dynamic or not self.compiled,
+                               min_rows=2 if self.compiled else 1)
             for _ in range(params.outer_iterations):
                 active = work.state[-1] > threshold
                 if not bool(active.any()):
@@ -249,9 +252,13 @@ class _WorkingSet:
 
     _SHRINK_AT = 0.75
 
-    def __init__(self, state: list[torch.Tensor], constants: list[torch.Tensor], shrink: bool = True):
+    def __init__(self, state: list[torch.Tensor], constants: list[torch.Tensor], shrink: bool = True,
+                 min_rows: int = 1):
         # A static compile (dynamic=False) would recompile for every new batch size: no shrinking.
+        # A dynamic compile specialises a batch of one: keep `min_rows` rows, padding with frozen
+        # pairs (they stay frozen: the step skips a pair whose error is under the threshold).
         self._shrink_at = self._SHRINK_AT if shrink else 0.0
+        self._min_rows = min_rows
         self._full_state, self._full_constants = state, constants
         self.state, self.constants = list(state), list(constants)
         self._rows: torch.Tensor | None = None  # indices into the full batch; None = all of it
@@ -261,12 +268,17 @@ class _WorkingSet:
         count = int(active.sum())
         if count > self._shrink_at * active.numel():
             return active
-        self._write_back()
         keep = active.nonzero().squeeze(1)
+        padding = min(self._min_rows, active.numel()) - count
+        if padding > 0:
+            keep = torch.cat((keep, (~active).nonzero().squeeze(1)[:padding])).sort().values
+        if keep.numel() == active.numel():
+            return active
+        self._write_back()
         self._rows = keep if self._rows is None else self._rows[keep]
         self.state = [t.index_select(0, self._rows) for t in self._full_state]
         self.constants = [t.index_select(0, self._rows) for t in self._full_constants]
-        return active.new_ones(count)
+        return active[keep]
 
     def _write_back(self) -> None:
         if self._rows is None:
