@@ -214,9 +214,10 @@ class TVL1:
         stacked = torch.stack((i1, i1x, i1y), 1)
         p11, p12, p21, p22 = (torch.zeros_like(u1) for _ in range(4))
         for _ in range(params.warps):
-            # Own storage, not views of one tensor: a compiled step guards on views' bases, and a
-            # shrunk working set (index_select) passes plain tensors, which would recompile it.
-            i1w, i1wx, i1wy = (plane.contiguous() for plane in remap_cubic(stacked, u1, u2).unbind(1))
+            i1w, i1wx, i1wy = remap_cubic(stacked, u1, u2).unbind(1)
+            # The step's inputs own their storage, not views of one tensor: a compiled step guards
+            # on views' bases, and a shrunk working set (index_select) passes plain tensors.
+            i1wx, i1wy = i1wx.contiguous(), i1wy.contiguous()
             grad = i1wx * i1wx + i1wy * i1wy
             inverse_grad = torch.where(grad > _FLT_EPSILON, 1.0 / grad, 0.0)
             rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
@@ -268,12 +269,11 @@ class _WorkingSet:
         count = int(active.sum())
         if count > self._shrink_at * active.numel():
             return active
-        keep = active.nonzero().squeeze(1)
-        padding = min(self._min_rows, active.numel()) - count
-        if padding > 0:
-            keep = torch.cat((keep, (~active).nonzero().squeeze(1)[:padding])).sort().values
-        if keep.numel() == active.numel():
+        rows = max(count, min(self._min_rows, active.numel()))
+        if rows == active.numel():
             return active
+        # the active rows, then the first frozen ones as padding, back in batch order
+        keep = torch.argsort((~active).byte(), stable=True)[:rows].sort().values
         self._write_back()
         self._rows = keep if self._rows is None else self._rows[keep]
         self.state = [t.index_select(0, self._rows) for t in self._full_state]
