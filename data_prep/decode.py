@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from data_prep.flow import source_index
+from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.errors import DecodeError
 
 # Frames a header may over-announce without the file counting as broken (edit lists, a
@@ -61,7 +62,7 @@ def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | No
         output_index = 0
         try:
             for frame in container.decode(stream):
-                image = frame.to_ndarray(format=pixel_format)
+                image = frame_to_ndarray(frame, pixel_format)
                 info.height, info.width = image.shape[:2]
                 index = info.decoded_frames
                 info.decoded_frames += 1

@@ -23,6 +23,7 @@ from fractions import Fraction
 import torch
 
 from video3d.data.frame_source import FrameSource
+from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.errors import DecodeError
 
 ESTIMATE_SLACK = 2  # frames a duration-based frame count may overshoot the decodable ones
@@ -184,7 +185,7 @@ class PyAVSource(FrameSource):
             if i == len(wanted):
                 return i
             if index == wanted[i]:
-                out[index] = torch.from_numpy(frame.to_ndarray(format="rgb24"))
+                out[index] = torch.from_numpy(frame_to_ndarray(frame, "rgb24"))
                 i += 1
                 if i == len(wanted):
                     return i
@@ -193,7 +194,7 @@ class PyAVSource(FrameSource):
         # End of stream: what is still wanted does not exist, unless the frame count was only
         # estimated and overshot by at most ESTIMATE_SLACK frames; those repeat the last frame.
         if self._count_is_estimate and last_frame is not None and last_index >= self._num_frames - 1 - ESTIMATE_SLACK:
-            image = torch.from_numpy(last_frame.to_ndarray(format="rgb24"))
+            image = torch.from_numpy(frame_to_ndarray(last_frame, "rgb24"))
             out.update((w, image) for w in wanted[i:] if w > last_index)
         return len(wanted)
 

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.errors import DecodeError
 
 # A header's frame count may overshoot the decodable frames by a frame or two (edit lists,
@@ -88,7 +89,7 @@ class VideoStream:
             if frame.time is not None and first_time is None:
                 first_time = frame.time
             time = (frame.time - first_time) if frame.time is not None else self.frames_read / self.fps
-            image = frame.to_ndarray(format="rgb24")
+            image = frame_to_ndarray(frame, "rgb24")
             yield StreamFrame(self.frames_read, float(time), image)
             self.frames_read += 1
         if self.frames_read == 0:
