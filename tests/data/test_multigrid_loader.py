@@ -66,3 +66,31 @@ def test_validation_ignores_a_shape_key(loader_cfg):
     dataset = build_dataset(loader_cfg, "train", False)
     shape = multigrid.clip_shape(loader_cfg, 2, 24)
     assert torch.equal(dataset[(0, 1, shape.key())]["video"], dataset[1]["video"])
+
+
+def _steps(dataset, shape, seeds):
+    """The frame steps of the training clips the generator seeds give (100 frames at the target fps)."""
+    fps = dataset.cfg.DATA.TARGET_FPS
+    steps = set()
+    for seed in seeds:
+        indices = dataset.clip_indices(100, fps, torch.Generator().manual_seed(seed), shape)
+        steps |= {b - a for a, b in zip(indices, indices[1:])}
+    return steps
+
+
+def test_long_cycle_clip_draws_its_rate_from_the_full_one_up_to_the_span_keeping_one(loader_cfg):
+    dataset = build_dataset(loader_cfg, "train", True)
+    base = loader_cfg.DATA.SAMPLING_RATE
+    short = multigrid.clip_shape(loader_cfg, loader_cfg.DATA.NUM_FRAMES // 2, 24)
+    assert _steps(dataset, short, range(64)) == set(range(base, 2 * base + 1))  # PySlowFast: randint(rate, 2 rate)
+    loader_cfg.MULTIGRID.RANDOM_SAMPLING_RATE = False
+    assert _steps(dataset, short, range(64)) == {2 * base}
+
+
+def test_full_shape_clip_draws_nothing_more_than_a_plain_training_clip(loader_cfg):
+    dataset = build_dataset(loader_cfg, "train", True)
+    full = multigrid.full_shape(loader_cfg)
+    for seed in range(8):
+        generators = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        assert dataset.clip_indices(100, 30.0, generators[0], full) == dataset.clip_indices(100, 30.0, generators[1])
+        assert torch.equal(torch.rand(3, generator=generators[0]), torch.rand(3, generator=generators[1]))

@@ -215,6 +215,7 @@ _C.MULTIGRID.EPOCH_FACTOR = 1.5  # epochs of the multigrid run / SOLVER.MAX_EPOC
 _C.MULTIGRID.BN_BASE_SIZE = 8  # clips per BatchNorm statistics group in training, whatever the batch; 0 = whole batch
 _C.MULTIGRID.BATCH_EXPONENT = 1.0  # batch grows by (cost ratio of the shape) ** this (1: PySlowFast; 0: fixed batch)
 _C.MULTIGRID.LR_BATCH_EXPONENT = 1.0  # long-cycle LR x batch factor ** this (1: PySlowFast's linear rule; 0.5: square root)
+_C.MULTIGRID.RANDOM_SAMPLING_RATE = True  # a clip with fewer frames takes a random rate from DATA.SAMPLING_RATE up to the span-keeping one (PySlowFast)
 _C.MULTIGRID.DEFAULT_S = 0  # full training crop the factors refer to; 0 = DATA.TRAIN_CROP_SIZE
 _C.MULTIGRID.SCHEDULE = []  # set by the trainer ([step, batch factor, frames, crop, end epoch] per phase); leave empty
 

@@ -95,6 +95,10 @@ class VideoDataset(Dataset):
         (multigrid) overrides DATA.NUM_FRAMES and DATA.SAMPLING_RATE."""
         data = self.cfg.DATA
         frames, rate = (shape.num_frames, shape.sampling_rate) if shape else (data.NUM_FRAMES, data.SAMPLING_RATE)
+        if generator is not None and rate > data.SAMPLING_RATE and self.cfg.MULTIGRID.RANDOM_SAMPLING_RATE:
+            # PySlowFast's long cycle: a rate drawn from the full clip's up to the one that keeps its span.
+            rate = data.SAMPLING_RATE + min(int(_uniforms(generator, 1)[0] * (rate - data.SAMPLING_RATE + 1)),
+                                            rate - data.SAMPLING_RATE)
         step = sampling.frame_step(rate, fps, data.TARGET_FPS)
         if generator is None:
             return sampling.multiview_clip_indices(num_video_frames, frames, step, 1)[0]
