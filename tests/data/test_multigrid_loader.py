@@ -74,7 +74,7 @@ def _steps(dataset, shape, seeds):
     steps = set()
     for seed in seeds:
         indices = dataset.clip_indices(100, fps, torch.Generator().manual_seed(seed), shape)
-        steps |= {b - a for a, b in zip(indices, indices[1:])}
+        steps |= {b - a for a, b in zip(indices, indices[1:], strict=False)}
     return steps
 
 
