@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from pathlib import Path
 
@@ -50,3 +51,26 @@ def test_each_thread_converts_with_its_own_reformatter():
     assert sorted(results) == [0, 1, 2]
     for converted in results.values():
         assert all(np.array_equal(a, b) for a, b in zip(converted, expected, strict=True))
+
+
+def _convert_in_child(path: str, queue) -> None:
+    queue.put([frame_to_ndarray(frame).sum() for frame in _frames(path, 4)])
+
+
+def test_a_forked_child_converts_after_the_parent_did(tmp_path):
+    # The parent's kept context is inherited by fork (DataLoader workers); the child converts
+    # frames of another size, which makes swscale set the context up again.
+    frame_to_ndarray(_frames(str(REAL / "bikes.mp4"), 1)[0])
+    small = str(tmp_path / "small.mp4")
+    write_video(small, 4, 48, 64)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_convert_in_child, args=(small, queue))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "the forked child hung converting a frame"
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == [frame.to_ndarray(format="rgb24").sum() for frame in _frames(small, 4)]
