@@ -6,16 +6,15 @@ import pytest
 import torch
 from evaluation_fakes import CountingVideos, ValueModel, tiny_test_cfg
 
-from video3d.engine import evaluator
-from video3d.engine.evaluator import (
-    aggregate_views,
+from video3d.errors import CheckpointError, DataError
+from video3d.evaluation import evaluator
+from video3d.evaluation.evaluator import (
     forward_views,
     load_test_model,
     run_test,
     shard_indices,
-    video_prediction,
 )
-from video3d.errors import CheckpointError, DataError
+from video3d.evaluation.scoring import aggregate_views, video_prediction
 from video3d.models import build_model
 
 LN = math.log

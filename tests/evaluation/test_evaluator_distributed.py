@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from evaluation_fakes import CountingVideos, ValueModel, tiny_test_cfg
 
-from video3d.engine import evaluator
+from video3d.evaluation import evaluator
 
 WORLD_SIZE = 2
 # 7 videos: a DistributedSampler would pad rank 1 with a duplicate of video 0.

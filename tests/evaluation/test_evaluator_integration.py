@@ -9,7 +9,7 @@ import pytest
 from data_prep.synthetic import generate
 from video3d.config import load_config
 from video3d.data import FrameSource
-from video3d.engine.evaluator import run_test
+from video3d.evaluation.evaluator import run_test
 from video3d.models import build_model
 
 NUM_VAL = 3

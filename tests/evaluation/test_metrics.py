@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from video3d.engine.metrics import compute_metrics, mean_class_accuracy, rank_classes, topk_accuracy
+from video3d.evaluation.metrics import compute_metrics, mean_class_accuracy, rank_classes, topk_accuracy
 
 
 def test_rank_classes_puts_the_prediction_first_then_orders_by_probability():

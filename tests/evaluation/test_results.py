@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from video3d.engine.results import (
+from video3d.errors import DataError
+from video3d.evaluation.results import (
     RESULTS_FORMAT,
     VideoResult,
     fuse_results,
@@ -14,7 +15,6 @@ from video3d.engine.results import (
     save_results,
     summarise,
 )
-from video3d.errors import DataError
 
 
 def _video(index, label, probs, pred=None):

@@ -18,57 +18,22 @@ from fvcore.common.config import CfgNode
 from torch import nn
 from torch.utils.data import Dataset
 
-from video3d.choices import Choices
 from video3d.data import build_multiview_dataset
 from video3d.data.online_flow import flow_runs_on_gpu
 from video3d.data.transforms import Normalizer
 from video3d.data.worker_errors import UnwrappingDataLoader
 from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
-from video3d.engine.evaluation_report import report_results
-from video3d.engine.results import VideoResult, split_failed, summarise
 from video3d.errors import CheckpointError, DataError
-from video3d.models import build_model, ffc_vote
+from video3d.evaluation.report import report_results
+from video3d.evaluation.results import VideoResult, split_failed, summarise
+from video3d.evaluation.scoring import aggregate_views, video_prediction
+from video3d.models import build_model
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_main_process
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
 ViewNormalizer = Callable[[torch.Tensor], torch.Tensor]  # uint8 views on the device -> network input
-
-
-# [V, ...] per-view probabilities -> [...]: DATA.ENSEMBLE_METHOD.
-VIEW_ENSEMBLES = Choices("DATA.ENSEMBLE_METHOD", {
-    "mean": lambda probs: probs.mean(dim=0),
-    "sum": lambda probs: probs.sum(dim=0),
-    "max": lambda probs: probs.amax(dim=0),
-})
-
-
-def aggregate_views(logits: torch.Tensor, method: str = "mean") -> torch.Tensor:
-    """Softmax over classes of each view's logits, then `method` (mean, sum, max) over views.
-
-    `[V, K]` (linear head) gives `[K]`; `[V, 7, K]` (FFC head) gives `[7, K]`, one distribution
-    per output, as the FFC test rule needs (docs/MODELS.md, FFC).
-    """
-    return VIEW_ENSEMBLES[method](torch.softmax(logits.float(), dim=-1))
-
-
-# [7, K] per-output probabilities of one video -> its predicted class: FFC.TEST_ENSEMBLE.
-FFC_TEST_RULES = Choices("FFC.TEST_ENSEMBLE", {
-    "vote": lambda aggregated: int(ffc_vote(aggregated.unsqueeze(0))[0]),
-    "mean": lambda aggregated: int(aggregated.mean(dim=0).argmax()),
-})
-
-
-def video_prediction(aggregated: torch.Tensor, ffc_rule: str = "vote") -> tuple[torch.Tensor, int]:
-    """(scores `[K]`, predicted class) of one video from its view-aggregated scores.
-
-    Linear head `[K]`: the arg-max. FFC head `[7, K]`: scores = mean over the seven outputs;
-    prediction = `ffc_vote` over the outputs ("vote") or the arg-max of that mean ("mean").
-    """
-    if aggregated.dim() == 1:
-        return aggregated, int(aggregated.argmax())
-    return aggregated.mean(dim=0), FFC_TEST_RULES[ffc_rule](aggregated)
 
 
 def shard_indices(num_videos: int, rank: int, world_size: int) -> list[int]:

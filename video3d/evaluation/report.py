@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from fvcore.common.config import CfgNode
 
-from video3d.engine.results import (
+from video3d.evaluation.results import (
     VideoResult,
     load_class_names,
     results_to_dict,

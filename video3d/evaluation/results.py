@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
-from video3d.engine.metrics import compute_metrics
 from video3d.errors import DataError
+from video3d.evaluation.metrics import compute_metrics
 from video3d.utils.io import atomic_write_text
 from video3d.utils.logging import get_logger
 from video3d.utils.paths import is_file, is_local, local_copy, open_for_writing

@@ -16,16 +16,15 @@ from video3d.data.online_flow import FlowRecipe, flow_runs_on_gpu
 from video3d.data.transforms import Normalizer
 from video3d.data.two_stream import TwoStreamDataset
 from video3d.data.worker_errors import UnwrappingDataLoader
-from video3d.engine.evaluator import (
-    aggregate_views,
+from video3d.errors import ConfigError
+from video3d.evaluation.evaluator import (
     evaluate_videos,
     forward_views,
-    video_prediction,
     views_per_forward,
 )
-from video3d.engine.metrics import rank_classes
-from video3d.engine.results import fuse_probs, stored_probs
-from video3d.errors import ConfigError
+from video3d.evaluation.metrics import rank_classes
+from video3d.evaluation.results import fuse_probs, stored_probs
+from video3d.evaluation.scoring import aggregate_views, video_prediction
 
 UNKNOWN_LABEL = -1
 
@@ -37,6 +36,13 @@ class Prediction:
     path: str
     top: list[tuple[int, float]] = field(default_factory=list)
     error: str | None = None
+
+    def as_json(self, names: list[str] | None) -> dict:
+        """The entry `predict.py --json` prints for this file (and `video3d-serve` answers,
+        docs/SERVE.md): path, error (None when classified) and the top classes with scores."""
+        return {"path": self.path, "error": self.error,
+                "top5": [{"class": k, "name": names[k] if names else str(k), "score": round(s, 6)}
+                         for k, s in self.top]}
 
 
 def _records(paths: Sequence[str]) -> list[VideoRecord]:
