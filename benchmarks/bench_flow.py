@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8, help="frames per video")
     parser.add_argument("--size", type=parse_size, default=(160, 120), help="WIDTHxHEIGHT of the videos")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per measurement")
-    parser.add_argument("--algos", nargs="+", choices=FLOW_ALGORITHMS, default=list(FLOW_ALGORITHMS))
+    parser.add_argument("--algos", nargs="+", choices=list(FLOW_ALGORITHMS), default=list(FLOW_ALGORITHMS))
     parser.add_argument("--backend", choices=FLOW_BACKENDS, default="opencv",
                         help="TV-L1 in the pipeline: OpenCV's or video3d.flow's (the bare baseline stays OpenCV's)")
     args = parser.parse_args()

@@ -230,7 +230,7 @@ def _synthmotion_cfg(ctx: Context, root: str, *opts: str):
 def check_test_normalisation(ctx: Context) -> str:
     from video3d.data import build_multiview_dataset
     from video3d.data.transforms import Normalizer
-    from video3d.engine.evaluator import forward_views
+    from video3d.evaluation.evaluator import forward_views
 
     root = _synthmotion(ctx, 8, 2)
     cfg = _synthmotion_cfg(ctx, root, "TEST.NUM_ENSEMBLE_VIEWS", "10", "TEST.NUM_SPATIAL_CROPS", "3")

@@ -16,12 +16,11 @@ import av
 import numpy as np
 
 from data_prep.flow import source_index
+from video3d.data.decoders import (
+    ESTIMATE_SLACK,  # frames a header may over-announce (edit lists, a dropped last frame)
+)
 from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.errors import DecodeError
-
-# Frames a header may over-announce without the file counting as broken (edit lists, a
-# dropped last frame); the data layer's decoders forgive the same (decoders.ESTIMATE_SLACK).
-ANNOUNCED_SLACK = 2
 
 
 @dataclass
@@ -35,7 +34,8 @@ class VideoInfo:
     decoded_frames: int = 0
 
 
-def _reason(error: BaseException) -> str:
+def reason_of(error: BaseException) -> str:
+    """An exception as a failure-log reason: `Type: message`."""
     return f"{type(error).__name__}: {error}"
 
 
@@ -47,7 +47,7 @@ def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | No
     try:
         container = av.open(path)
     except Exception as error:  # av.error.* for missing, empty or garbage files
-        raise DecodeError(path, _reason(error)) from error
+        raise DecodeError(path, reason_of(error)) from error
     with container:
         if not container.streams.video:
             raise DecodeError(path, "no video stream")
@@ -75,9 +75,14 @@ def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | No
         except DecodeError:
             raise
         except Exception as error:  # corrupt packets: av.error.InvalidDataError and friends
-            raise DecodeError(path, f"decoding failed after frame {info.decoded_frames}: {_reason(error)}") from error
+            raise DecodeError(path, f"decoding failed after frame {info.decoded_frames}: {reason_of(error)}") from error
+    check_complete(path, info)
+
+
+def check_complete(path: str, info: VideoInfo) -> None:
+    """DecodeError when a full decode gave no frame, or fewer than the header announces."""
     if info.decoded_frames == 0:
         raise DecodeError(path, "no frame could be decoded")
-    if info.decoded_frames < info.announced_frames - ANNOUNCED_SLACK:
+    if info.decoded_frames < info.announced_frames - ESTIMATE_SLACK:
         raise DecodeError(path, f"truncated: decoded {info.decoded_frames} of the "
                                 f"{info.announced_frames} frames the header announces")

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console script video3d-extract-flow / python -m data_prep.extract_flow."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
-    parser.add_argument("--algo", choices=FLOW_ALGORITHMS, default="tvl1", help="flow algorithm")
+    parser.add_argument("--algo", choices=list(FLOW_ALGORITHMS), default="tvl1", help="flow algorithm")
     parser.add_argument("--backend", choices=FLOW_BACKENDS, default=None,
                         help="TV-L1 from video3d.flow (PyTorch, any device; the default for --algo tvl1) or "
                              "from OpenCV contrib (dis and farneback are always OpenCV's)")

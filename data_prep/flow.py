@@ -9,8 +9,9 @@ Quantisation follows denseflow / mmaction2 (docs/DATA.md): clip each component t
 
 from __future__ import annotations
 
+from video3d.config.choices import FLOW_ALGORITHMS
 from video3d.flow.frames import output_size, resize_frame, source_index
-from video3d.flow.opencv import FARNEBACK_PARAMS, FLOW_ALGORITHMS, FlowComputer
+from video3d.flow.opencv import FARNEBACK_PARAMS, FlowComputer
 from video3d.flow.quantize import dequantize_flow, quantize_flow
 
 __all__ = ["FARNEBACK_PARAMS", "FLOW_ALGORITHMS", "FlowComputer", "dequantize_flow", "output_size",

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from video3d.cli import fuse_scores
-from video3d.engine.results import VideoResult, load_results, results_to_dict, save_results, summarise
+from video3d.evaluation.results import VideoResult, load_results, results_to_dict, save_results, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "fuse_scores.py"

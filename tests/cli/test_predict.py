@@ -11,7 +11,7 @@ from data_prep.synthetic import generate
 from video3d.cli import predict
 from video3d.cli.base import is_config_key
 from video3d.config import load_config
-from video3d.engine import evaluator
+from video3d.evaluation import evaluator
 from video3d.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -87,8 +87,10 @@ def test_input_channels_are_inferred_from_modality(modality, channels):
     ],
 )
 def test_inconsistent_values_are_rejected_naming_the_keys(opts, keys):
+    from video3d.known_names import load_checked_config  # builder names (MODEL.HEAD) are checked there
+
     with pytest.raises(ConfigError, match=keys.replace(".", r"\.")):
-        load_config(None, opts)
+        load_checked_config(None, opts)
 
 
 def test_every_default_key_has_a_comment():

@@ -86,8 +86,10 @@ def test_a_non_empty_nonlocal_location_is_refused():
 
 
 def test_model_arch_is_checked_when_the_config_loads():
+    from video3d.known_names import load_checked_config
+
     with pytest.raises(ConfigError, match="MODEL.ARCH is 'resnet'; expected one of resnet3d"):
-        load_config(None, ["MODEL.ARCH", "resnet"])
+        load_checked_config(None, ["MODEL.ARCH", "resnet"])
     with pytest.raises(ConfigError, match="command line: MODEL.ARCH x3d: X3D is not built by video3d"):
         load_config(None, ["MODEL.ARCH", "x3d"])
 

@@ -5,7 +5,8 @@ import torch
 
 from video3d.data import build_loader, set_loader_epoch
 from video3d.data import loader as loader_module
-from video3d.data.loader import ResumableSampler, per_process_batch_size
+from video3d.data.loader import per_process_batch_size
+from video3d.data.samplers import ResumableSampler
 from video3d.errors import ConfigError, DataError
 
 

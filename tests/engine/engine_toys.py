@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from video3d.config import load_config, multigrid
 from video3d.data import ResumableSampler, set_loader_epoch
 from video3d.data.loader import per_process_batch_size
-from video3d.data.multigrid_sampler import MultigridBatchSampler
+from video3d.data.samplers import MultigridBatchSampler
 from video3d.engine.trainer import TrainComponents
 from video3d.models import training_logits
 from video3d.utils.distributed import get_rank, get_world_size

@@ -13,8 +13,8 @@ import pytest
 import torch
 from engine_toys import toy_cfg, toy_components
 
-from video3d.engine.evaluation_report import final_test_stats
 from video3d.engine.trainer import Trainer, seed_everything
+from video3d.evaluation.report import final_test_stats
 from video3d.utils.logging import format_json_stats, setup_logging
 
 PYSLOWFAST_KEYS = {

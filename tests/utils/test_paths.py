@@ -11,7 +11,8 @@ import torch
 from video3d.config import get_cfg, load_config
 from video3d.data.lists import kinetics_records
 from video3d.engine import checkpoint as ckpt
-from video3d.engine.results import (
+from video3d.errors import CheckpointError, ConfigError, DataError
+from video3d.evaluation.results import (
     VideoResult,
     load_class_names,
     load_results,
@@ -19,7 +20,6 @@ from video3d.engine.results import (
     save_results,
     summarise,
 )
-from video3d.errors import CheckpointError, ConfigError, DataError
 
 
 @pytest.fixture

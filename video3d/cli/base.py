@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 
 from fvcore.common.config import CfgNode
 
-from video3d.config import get_cfg, load_config
+from video3d.config import get_cfg
+from video3d.config.keys import find_leaf
 from video3d.errors import Video3DError
+from video3d.known_names import load_checked_config
 
 USER_ERROR = 2
 INTERRUPTED = 130
@@ -106,12 +108,7 @@ def parse_config_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> t
 
 def is_config_key(token: str) -> bool:
     """True when `token` names a leaf of the config tree, e.g. TEST.NUM_ENSEMBLE_VIEWS."""
-    node = get_cfg()
-    for part in token.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return not isinstance(node, dict)
+    return find_leaf(get_cfg(), token)[0]
 
 
 def split_overrides(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -122,8 +119,9 @@ def split_overrides(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def load_cfg(args: argparse.Namespace, overrides: Sequence[str]) -> CfgNode:
-    """The checked config of `args.cfg_files` (in order) plus `overrides`."""
-    return load_config(args.cfg_files, overrides)
+    """The checked config of `args.cfg_files` (in order) plus `overrides`: its values, then
+    the names that select builders (video3d.known_names)."""
+    return load_checked_config(args.cfg_files, overrides)
 
 
 def positive_int(text: str) -> int:

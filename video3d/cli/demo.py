@@ -34,7 +34,7 @@ from video3d.cli.base import (
     positive_int,
     split_overrides,
 )
-from video3d.engine.results import load_class_names
+from video3d.evaluation.results import load_class_names
 from video3d.inference.long_video import LongVideoDemo, WindowResult
 from video3d.inference.runners import load_runner
 from video3d.inference.scores import class_name

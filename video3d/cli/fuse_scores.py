@@ -14,7 +14,7 @@ import argparse
 import math
 
 from video3d.cli.base import command
-from video3d.engine.results import fuse_results, load_results, save_results
+from video3d.evaluation.results import fuse_results, load_results, save_results
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

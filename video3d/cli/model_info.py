@@ -15,14 +15,14 @@ from collections.abc import Sequence
 warnings.filterwarnings("ignore", message=".*torch.jit.script. is deprecated", category=FutureWarning)
 
 from video3d.cli.base import command, config_parser, parse_config_args  # noqa: E402
-from video3d.config import load_config  # noqa: E402
+from video3d.known_names import load_checked_config  # noqa: E402
 from video3d.models import build_model  # noqa: E402
 from video3d.models.complexity import count_gmacs, count_parameters, input_shape  # noqa: E402
 
 
 def model_info(cfg_files: str | Sequence[str], overrides: Sequence[str]) -> dict:
     """Name, parameter count, GMACs and input shape [C, T, H, W] of the configured model."""
-    cfg = load_config(cfg_files, overrides)
+    cfg = load_checked_config(cfg_files, overrides)
     model = build_model(cfg)
     shape = input_shape(cfg)
     return {"name": cfg.MODEL.MODEL_NAME, "params": count_parameters(model),

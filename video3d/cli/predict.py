@@ -26,11 +26,11 @@ import math
 import sys
 
 from video3d.cli.base import command, config_parser, load_cfg, parse_config_args, split_overrides
-from video3d.config import load_config
-from video3d.engine.predictor import Prediction, check_two_stream, predict_files, predict_two_stream
-from video3d.engine.results import load_class_names
 from video3d.errors import ConfigError
+from video3d.evaluation.results import load_class_names
+from video3d.inference.predictor import Prediction, check_two_stream, predict_files, predict_two_stream
 from video3d.inference.runners import load_runner
+from video3d.known_names import load_checked_config
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -61,15 +61,7 @@ def _check_two_stream_args(args: argparse.Namespace) -> None:
 
 
 def _as_json(predictions: list[Prediction], names: list[str] | None) -> str:
-    entries = [
-        {
-            "path": p.path,
-            "error": p.error,
-            "top5": [{"class": k, "name": names[k] if names else str(k), "score": round(s, 6)} for k, s in p.top],
-        }
-        for p in predictions
-    ]
-    return json.dumps(entries, indent=1)
+    return json.dumps([p.as_json(names) for p in predictions], indent=1)
 
 
 def _as_text(prediction: Prediction, names: list[str] | None) -> str:
@@ -90,7 +82,7 @@ def main(argv: list[str]) -> int:
     if args.flow_cfg is None:
         predictions = predict_files(cfg, load_runner(cfg, args.checkpoint), args.videos)
     else:
-        flow_cfg = load_config(args.flow_cfg, args.overrides)
+        flow_cfg = load_checked_config(args.flow_cfg, args.overrides)
         check_two_stream(cfg, flow_cfg, " ".join(args.cfg_files), args.flow_cfg)
         predictions = predict_two_stream(cfg, load_runner(cfg, args.checkpoint), flow_cfg,
                                          load_runner(flow_cfg, args.flow_checkpoint), args.videos,

@@ -30,8 +30,8 @@ from video3d.cli.base import (
     positive_int,
     split_overrides,
 )
-from video3d.engine.results import load_class_names
 from video3d.errors import ConfigError, DataError
+from video3d.evaluation.results import load_class_names
 from video3d.inference.runners import load_runner, model_file_kind
 from video3d.visualize.clips import browse_clips
 from video3d.visualize.explain import write_gradcam

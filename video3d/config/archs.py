@@ -16,6 +16,7 @@ from typing import Any
 from fvcore.common.config import CfgNode
 
 from video3d.config.defaults import get_cfg
+from video3d.config.keys import get_value, set_value
 from video3d.errors import ConfigError
 
 _STRUCTURE = {
@@ -32,15 +33,10 @@ ARCH_PRESETS: dict[str, dict[str, Any]] = {
     "i3d": {**_STRUCTURE, "RESNET.STEM_TEMPORAL_KERNEL": 5, "RESNET.TEMPORAL_KERNELS": [3, [3, 1], [3, 1], [1, 3]],
             "RESNET.STAGE1_TEMPORAL_POOL": 2},
 }
+# What MODEL.ARCH can build: the resnet3d family and its presets (video3d.models.build.ARCHS
+# holds the builders; a test keeps the two equal).
+BUILT_ARCHS = ("resnet3d", *ARCH_PRESETS)
 PRESET_DEPTHS = (50, 101)  # PySlowFast's _MODEL_STAGE_DEPTH
-
-
-def _node(cfg: CfgNode, key: str) -> tuple[CfgNode, str]:
-    *path, leaf = key.split(".")
-    node = cfg
-    for part in path:
-        node = node[part]
-    return node, leaf
 
 
 def apply_arch_preset(cfg: CfgNode) -> CfgNode:
@@ -54,10 +50,9 @@ def apply_arch_preset(cfg: CfgNode) -> CfgNode:
         raise ConfigError(f"MODEL.ARCH {arch} is PySlowFast's ResNet: RESNET.DEPTH 50 or 101, got {cfg.RESNET.DEPTH}")
     defaults = get_cfg()
     for key, value in preset.items():
-        node, leaf = _node(cfg, key)
-        default_node, _ = _node(defaults, key)
-        if node[leaf] != value and node[leaf] != default_node[leaf]:
-            raise ConfigError(f"MODEL.ARCH {arch} fixes {key} to {value!r}, got {node[leaf]!r}; "
+        given = get_value(cfg, key)
+        if given != value and given != get_value(defaults, key):
+            raise ConfigError(f"MODEL.ARCH {arch} fixes {key} to {value!r}, got {given!r}; "
                               "use MODEL.ARCH resnet3d to choose it")
-        node[leaf] = value
+        set_value(cfg, key, value)
     return cfg

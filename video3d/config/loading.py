@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import yaml
 from fvcore.common.config import CfgNode
 
-from video3d.config.checks import ARCHS, ConfigError, check_config
+from video3d.config.archs import BUILT_ARCHS
+from video3d.config.checks import ConfigError, check_config
 from video3d.config.defaults import get_cfg
 from video3d.config.pyslowfast import REFUSED_ARCHS, Sieve, refused_arch, sieve_items, sieve_tree
 from video3d.utils.logging import get_logger
@@ -66,7 +67,7 @@ def _check_arch(tree: dict, source: str) -> None:
     if why is None and "SLOWFAST" in tree:
         arch, why = "slowfast (a SLOWFAST section)", REFUSED_ARCHS["slowfast"]
     if why:
-        raise ConfigError(f"{source}: MODEL.ARCH {arch}: {why}; video3d builds {', '.join(ARCHS)}")
+        raise ConfigError(f"{source}: MODEL.ARCH {arch}: {why}; video3d builds {', '.join(BUILT_ARCHS)}")
 
 
 def _read_yaml(path: str) -> dict:

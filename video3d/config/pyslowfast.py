@@ -15,6 +15,8 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
+from video3d.config.keys import find_leaf
+
 
 def _any(_value: Any) -> bool:
     return True
@@ -131,15 +133,6 @@ def _describe(key: str, value: Any, hint: str) -> str:
     return f"{key} = {value!r}" + (f" ({hint})" if hint else "")
 
 
-def _default(defaults: CfgNode, key: str) -> tuple[bool, Any]:
-    node: Any = defaults
-    for part in key.split("."):
-        if not isinstance(node, CfgNode) or part not in node:
-            return False, None
-        node = node[part]
-    return not isinstance(node, CfgNode), node
-
-
 def sieve_items(items: list[tuple[str, Any]], defaults: CfgNode, source: str) -> tuple[Sieve, dict[str, Any]]:
     """Split (key, value) pairs into video3d keys (returned, ints coerced to floats where the
     default is a float), PySlowFast no-ops (listed) and problems (unknown keys, PySlowFast keys
@@ -150,7 +143,7 @@ def sieve_items(items: list[tuple[str, Any]], defaults: CfgNode, source: str) ->
     known = [name for name, _ in _flatten(defaults)]
     for key, raw in items:
         value = CfgNode._decode_cfg_value(raw)  # as yacs reads it: "1e-4" is a float
-        is_leaf, default = _default(defaults, key)
+        is_leaf, default = find_leaf(defaults, key)
         if is_leaf:
             if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)  # WARMUP_EPOCHS: 34 means 34.0 (yacs would refuse the int)

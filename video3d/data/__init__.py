@@ -3,8 +3,9 @@
 from video3d.data.datasets import SegmentVideoDataset, VideoDataset, build_dataset
 from video3d.data.frame_source import FrameSource
 from video3d.data.lists import VideoRecord
-from video3d.data.loader import ResumableSampler, build_loader, set_loader_epoch
+from video3d.data.loader import build_loader, set_loader_epoch
 from video3d.data.multiview import MultiViewDataset, ViewCrops, build_multiview_dataset, multiview_dataset
+from video3d.data.samplers import ResumableSampler
 from video3d.data.sources import open_source, open_source_from_cfg
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""DataLoader construction: global batch split over processes, resumable sampler.
+"""DataLoader construction: the global batch split over processes, the samplers of
+video3d.data.samplers.
 
 TRAIN.BATCH_SIZE is the global batch per optimiser step: each of the world_size processes
 loads BATCH_SIZE // (world_size x TRAIN.ACCUM_STEPS) clips per micro-batch when training. The sampler's order of epoch e is a permutation
@@ -12,51 +13,14 @@ from __future__ import annotations
 
 import torch
 from fvcore.common.config import CfgNode
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from video3d.config import multigrid
 from video3d.data.datasets import build_dataset
+from video3d.data.samplers import MultigridBatchSampler, ResumableSampler
 from video3d.data.worker_errors import UnwrappingDataLoader
 from video3d.errors import ConfigError
 from video3d.utils.distributed import get_rank, get_world_size
-
-
-class ResumableSampler(Sampler):
-    """Shuffled (or ordered) indices of this rank for one epoch, optionally skipping a prefix."""
-
-    def __init__(self, size: int, shuffle: bool, seed: int = 0, num_replicas: int = 1, rank: int = 0):
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} outside [0, {num_replicas})")
-        self.size, self.shuffle, self.seed = size, shuffle, seed
-        self.num_replicas, self.rank = num_replicas, rank
-        self.epoch, self.skip = 0, 0
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        """Use epoch `epoch`'s order and drop this rank's first `skip` samples."""
-        self.epoch, self.skip = int(epoch), int(skip)
-
-    def rank_indices(self) -> list[int]:
-        """This rank's indices of the current epoch, before skipping."""
-        if self.shuffle:
-            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
-        else:
-            order = list(range(self.size))
-        per_rank = -(-self.size // self.num_replicas)
-        padded = order + order[: per_rank * self.num_replicas - self.size]
-        return padded[self.rank :: self.num_replicas]
-
-    def __iter__(self):
-        return iter([(self.epoch, index) for index in self.rank_indices()[self.skip :]])
-
-    def num_unique(self) -> int:
-        """How many of this rank's samples (after the skip) come first in the yielded order: the
-        rest, at most one at the end, repeat another rank's sample to even out the ranks."""
-        per_rank = -(-self.size // self.num_replicas)
-        unique = sum(1 for j in range(per_rank) if self.rank + j * self.num_replicas < self.size)
-        return max(unique - self.skip, 0)
-
-    def __len__(self) -> int:
-        return max(-(-self.size // self.num_replicas) - self.skip, 0)
 
 
 def per_process_batch_size(global_batch: int, world_size: int, accum_steps: int = 1) -> int:
@@ -80,8 +44,6 @@ def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
     batch_size = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size, cfg.TRAIN.ACCUM_STEPS if training else 1)
     batching: dict = {"batch_size": batch_size, "sampler": sampler, "drop_last": training}
     if training and multigrid.enabled(cfg):
-        from video3d.data.multigrid_sampler import MultigridBatchSampler
-
         batching = {"batch_sampler": MultigridBatchSampler(sampler, cfg, batch_size)}
     return UnwrappingDataLoader(
         dataset,

@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
+from video3d.config.choices import FLOW_ALGORITHMS
 from video3d.data.frame_source import FrameSource
 from video3d.errors import ConfigError, DecodeError
 from video3d.flow.frames import flow_gray, output_size, resampled_count, source_index
-from video3d.flow.opencv import FLOW_ALGORITHMS, FlowComputer
+from video3d.flow.opencv import FlowComputer
 from video3d.flow.quantize import quantize_flow
 from video3d.flow.tvl1 import TVL1
 
@@ -47,7 +48,7 @@ class FlowRecipe:
 
     def __post_init__(self):
         if self.algorithm not in FLOW_ALGORITHMS:
-            raise ConfigError(f"config key DATA.FLOW_ALGO is {self.algorithm!r}; expected one of {', '.join(FLOW_ALGORITHMS)}")
+            raise ConfigError(FLOW_ALGORITHMS.error(self.algorithm))
         if not self.bound > 0:
             raise ConfigError(f"config key DATA.FLOW_BOUND must be > 0, got {self.bound}")
         if self.short_side is not None and self.size is not None:

@@ -14,10 +14,10 @@ logger = get_logger(__name__)
 
 
 def _run_test(cfg: CfgNode) -> dict | None:
-    if importlib.util.find_spec("video3d.engine.evaluator") is None:
-        logger.warning("testing skipped: video3d.engine.evaluator is not installed in this tree")
+    if importlib.util.find_spec("video3d.evaluation.evaluator") is None:
+        logger.warning("testing skipped: video3d.evaluation.evaluator is not installed in this tree")
         return None
-    from video3d.engine.evaluator import run_test
+    from video3d.evaluation.evaluator import run_test
 
     return run_test(cfg)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from video3d.config.choices import FLOW_ALGORITHMS
 from video3d.errors import DataError
 
-FLOW_ALGORITHMS = ("tvl1", "dis", "farneback")
 # OpenCV's tutorial values for Farneback (docs/ENVIRONMENT.md).
 FARNEBACK_PARAMS = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5,
                     "poly_sigma": 1.2, "flags": 0}

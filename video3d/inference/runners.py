@@ -20,8 +20,8 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.engine.evaluator import load_test_model
 from video3d.errors import CheckpointError
+from video3d.evaluation.evaluator import load_test_model
 
 EXPORT_NOTE = "video3d.json"  # ONNX metadata key / TorchScript extra file holding `export_note`
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from video3d.engine.evaluator import aggregate_views, video_prediction
+from video3d.evaluation.scoring import aggregate_views, video_prediction
 
 
 @dataclass

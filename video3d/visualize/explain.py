@@ -12,9 +12,9 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.data.sources import open_source_from_cfg
-from video3d.engine.predictor import files_dataset
 from video3d.errors import ConfigError
 from video3d.inference.long_video import prepare_output_dir
+from video3d.inference.predictor import files_dataset
 from video3d.inference.preprocess import ClipPreprocessor
 from video3d.inference.runners import runner_device
 from video3d.inference.scores import class_name
