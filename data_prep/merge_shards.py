@@ -65,9 +65,11 @@ def merge_shards(out_dir: str) -> dict:
             reasons[entry["video_id"]] = entry.get("reason", "")
     videos, missing = 0, []
     for record in records:
+        suffix = record.get("suffix", "")  # resize_videos writes one file per video
+        done = os.path.isfile if suffix else os.path.isdir
         for video_id, path in zip(record["videos"], record["paths"], strict=True):
             videos += 1
-            if not os.path.isdir(os.path.join(out_dir, video_id)):
+            if not done(os.path.join(out_dir, video_id + suffix)):
                 missing.append({"path": path, "video_id": video_id, "reason": reasons.get(video_id, "not written")})
     missing.sort(key=lambda entry: entry["video_id"])
     atomic_write_text(os.path.join(out_dir, FAILURES_FILE), "".join(json.dumps(m) + "\n" for m in missing))

@@ -6,6 +6,12 @@ run left half done), skips the ids whose folder exists and redoes the rest. A vi
 fails is recorded in `OUT_DIR/failures.jsonl` as {"path", "video_id", "reason"} and the run
 goes on. `OUT_DIR/.lock` keeps two runs from writing to the same folder at once.
 
+A tool whose output per video is one file (resize_videos) passes `suffix`: the video's output
+is then `OUT_DIR/<id><suffix>`, written as `OUT_DIR/.partial/<id><suffix>` first.
+
+A full disk (ENOSPC, or a quota: EDQUOT) stops the run at once with one line naming OUT_DIR
+(a DataError), instead of one failure per remaining video; rerunning resumes.
+
 A sharded run (data_prep/shards.py) works only on its share of the videos, in its own
 `.partial/shard-K-of-N/`, logs to its own `failures.shard-K-of-N.jsonl`, and holds `.lock`
 shared with the other shards (plus its own shard lock), so N shards run at once into one
@@ -16,6 +22,7 @@ so it replaces the shards' failure logs and records with its own `failures.jsonl
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import glob
@@ -42,8 +49,10 @@ PARTIAL_DIR = ".partial"
 FAILURES_FILE = "failures.jsonl"
 MANIFEST_FILE = "manifest.json"
 
-# work(video_path, folder_to_fill, options) -> units written (frames or flow pairs).
+# work(video_path, folder_to_fill, options) -> units written (frames or flow pairs); with a
+# `suffix`, work(video_path, file_to_write, options).
 WorkFn = Callable[[str, str, Any], int]
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -79,28 +88,52 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(0)
 
 
-def _run_one(work: WorkFn, out_dir: str, partial_root: str, options: Any,
+def is_disk_full(error: BaseException | None) -> bool:
+    """True when `error`, or an error it was raised from, is ENOSPC / EDQUOT."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def disk_full_error(out_dir: str) -> DataError:
+    return DataError(f"{out_dir}: disk full (no space left on device); stopped. "
+                     f"Free space and rerun the same command: finished videos are kept")
+
+
+def _output_path(root: str, task: VideoTask, suffix: str) -> str:
+    return os.path.join(root, task.video_id + suffix)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def _run_one(work: WorkFn, out_dir: str, partial_root: str, options: Any, suffix: str,
              task: VideoTask) -> tuple[VideoTask, int, str | None]:
-    partial = os.path.join(partial_root, task.video_id)
-    final = os.path.join(out_dir, task.video_id)
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
+    partial = _output_path(partial_root, task, suffix)
+    final = _output_path(out_dir, task, suffix)
     try:
+        _remove(partial)
+        os.makedirs(os.path.dirname(partial) if suffix else partial, exist_ok=True)
         units = work(task.path, partial, options)
-    except DecodeError as error:
-        shutil.rmtree(partial, ignore_errors=True)
-        return task, 0, error.reason
-    except Exception as error:  # one bad video never stops the run; the reason is kept
-        shutil.rmtree(partial, ignore_errors=True)
-        return task, 0, f"{type(error).__name__}: {error}"
+    except Exception as error:  # one bad video never stops the run (a full disk does); the reason is kept
+        _remove(partial)
+        if is_disk_full(error):
+            raise disk_full_error(out_dir) from None
+        return task, 0, error.reason if isinstance(error, DecodeError) else f"{type(error).__name__}: {error}"
     os.makedirs(os.path.dirname(final), exist_ok=True)
     os.rename(partial, final)
     return task, units, None
 
 
 def _results(work: WorkFn, out_dir: str, partial_root: str, options: Any, tasks: list[VideoTask],
-             workers: int) -> Iterator[tuple[VideoTask, int, str | None]]:
-    job = functools.partial(_run_one, work, out_dir, partial_root, options)
+             workers: int, suffix: str = "") -> Iterator[tuple[VideoTask, int, str | None]]:
+    job = functools.partial(_run_one, work, out_dir, partial_root, options, suffix)
     if workers <= 1 or len(tasks) <= 1:
         _init_worker()
         yield from map(job, tasks)
@@ -141,10 +174,10 @@ def check_manifest(out_dir: str, manifest: dict) -> None:
     atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
-def _record_shard(out_dir: str, shard: Shard, tasks: list[VideoTask]) -> None:
+def _record_shard(out_dir: str, shard: Shard, tasks: list[VideoTask], suffix: str = "") -> None:
     os.makedirs(os.path.join(out_dir, SHARDS_DIR), exist_ok=True)
     record = {"shard": shard.index, "num_shards": shard.count, "videos": [t.video_id for t in tasks],
-              "paths": [t.path for t in tasks]}
+              "paths": [t.path for t in tasks], "suffix": suffix}
     atomic_write_text(os.path.join(out_dir, SHARDS_DIR, f"{shard.name}.json"), json.dumps(record) + "\n")
 
 
@@ -158,37 +191,51 @@ def _drop_shard_records(out_dir: str) -> None:
 
 
 def run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any, workers: int,
-               unit: str, manifest: dict, progress: bool = True, shard: Shard | None = None) -> RunSummary:
-    """Run `work` on every video (of `shard`'s share) whose output folder is missing; see the
-    module docstring."""
-    os.makedirs(out_dir, exist_ok=True)
+               unit: str, manifest: dict, progress: bool = True, shard: Shard | None = None,
+               suffix: str = "") -> RunSummary:
+    """Run `work` on every video (of `shard`'s share) whose output folder (or, with `suffix`,
+    output file) is missing; see the module docstring."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        return _run_videos(tasks, out_dir, work, options, workers, unit, manifest, progress, shard, suffix)
+    except OSError as error:
+        if is_disk_full(error):  # the manifest, a shard record or the failure log could not be written
+            raise disk_full_error(out_dir) from None
+        raise
+
+
+def _run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any, workers: int,
+                unit: str, manifest: dict, progress: bool, shard: Shard | None, suffix: str) -> RunSummary:
     if shard is not None:
         tasks = shard.select(tasks)
     summary = RunSummary(total=len(tasks))
+    done = os.path.isfile if suffix else os.path.isdir
     with locked(out_dir, shard):
         check_manifest(out_dir, manifest)
         partial_root = os.path.join(out_dir, PARTIAL_DIR)
         if shard is not None:
             partial_root = os.path.join(partial_root, f"shard-{shard.name}")
-            _record_shard(out_dir, shard, tasks)
+            _record_shard(out_dir, shard, tasks, suffix)
         shutil.rmtree(partial_root, ignore_errors=True)
-        pending = [t for t in tasks if not os.path.isdir(os.path.join(out_dir, t.video_id))]
+        pending = [t for t in tasks if not done(_output_path(out_dir, t, suffix))]
         summary.skipped = len(tasks) - len(pending)
         start = time.monotonic()
-        with open(os.path.join(out_dir, failures_name(shard)), "w", encoding="utf-8") as failures, \
-                tqdm(total=len(pending), unit="video", disable=not progress, dynamic_ncols=True) as bar:
-            for task, units, reason in _results(work, out_dir, partial_root, options, pending, workers):
-                if reason is None:
-                    summary.done += 1
-                    summary.units += units
-                else:
-                    summary.failed += 1
-                    failures.write(json.dumps({"path": task.path, "video_id": task.video_id, "reason": reason}) + "\n")
-                    failures.flush()
-                bar.update(1)
-                elapsed = max(time.monotonic() - start, 1e-9)
-                bar.set_postfix_str(f"{summary.units / elapsed:.1f} {unit}/s, {summary.failed} failed", refresh=False)
-        shutil.rmtree(partial_root, ignore_errors=True)
+        try:
+            with open(os.path.join(out_dir, failures_name(shard)), "w", encoding="utf-8") as failures, \
+                    tqdm(total=len(pending), unit="video", disable=not progress, dynamic_ncols=True) as bar:
+                for task, units, reason in _results(work, out_dir, partial_root, options, pending, workers, suffix):
+                    if reason is None:
+                        summary.done += 1
+                        summary.units += units
+                    else:
+                        summary.failed += 1
+                        failures.write(json.dumps({"path": task.path, "video_id": task.video_id, "reason": reason}) + "\n")
+                        failures.flush()
+                    bar.update(1)
+                    elapsed = max(time.monotonic() - start, 1e-9)
+                    bar.set_postfix_str(f"{summary.units / elapsed:.1f} {unit}/s, {summary.failed} failed", refresh=False)
+        finally:  # also after a full disk: what was half written frees its space
+            shutil.rmtree(partial_root, ignore_errors=True)
         if shard is None:
             _drop_shard_records(out_dir)
     return summary
