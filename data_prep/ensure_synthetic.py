@@ -1,6 +1,7 @@
 """Generate SynthMotion (and its flow) once, when a run needs it and it is missing or stale.
 
-`tools/run_net.py` calls `ensure_synthmotion(cfg)` before training so that the README's demo
+`video3d/cli/run_net.py` (behind `tools/run_net.py` and `video3d-train`) calls
+`ensure_synthmotion(cfg)` before training so that the README's demo
 commands work on a fresh machine. The videos go to SYNTHMOTION.ROOT (default
 DATA.PATH_TO_DATA_DIR); with SYNTHMOTION.FLOW_ALGO the flow frame folders and their frame
 lists go to DATA.PATH_TO_DATA_DIR. Under torchrun only rank 0 generates; the others wait.
