@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 
 from data_prep.inputs import VIDEO_EXTENSIONS
 from video3d.cli.base import command
 from video3d.data.frame_folders import count_frames
-from video3d.data.lists import HMDB51_SPLIT_IDS, ssv2_template_label
+from video3d.data.lists import HMDB51_SPLIT_IDS, ssv2_class_names, ssv2_labels, ssv2_split_entries
 from video3d.errors import DataError, DecodeError
 from video3d.utils.io import atomic_write_text
 
@@ -171,29 +170,13 @@ def kinetics_from_csv(root: str, annotations: dict[str, str], fmt: str
     return classes, lists, missing
 
 
-def _load_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: cannot read the json: {error}") from error
-
-
 def ssv2_lists(labels_dir: str, fmt: str) -> tuple[list[str], dict[str, list[Entry]]]:
     """Class names by id and the train/val entries (`<id>.webm` or `<id>`) of the json files."""
-    labels = _load_json(os.path.join(labels_dir, "something-something-v2-labels.json"))
-    classes = [name for name, _ in sorted(labels.items(), key=lambda item: int(item[1]))]
-    lists = {}
-    for split, part in (("train", "train"), ("val", "validation")):
-        path = os.path.join(labels_dir, f"something-something-v2-{part}.json")
-        entries = []
-        for entry in _load_json(path):
-            where = f"{path} entry {entry.get('id')!r}"
-            if "id" not in entry or "template" not in entry:
-                raise DataError(f"{where}: needs 'id' and 'template'")
-            name = f"{entry['id']}.webm" if fmt == "video" else str(entry["id"])
-            entries.append((name, ssv2_template_label(entry["template"], labels, where)))
-        lists[split] = entries
+    classes = ssv2_class_names(ssv2_labels(labels_dir, "--labels-dir"))
+    suffix = ".webm" if fmt == "video" else ""
+    lists = {split: [(video_id + suffix, label) for video_id, label in
+                     ssv2_split_entries(labels_dir, split, folder_option="--labels-dir")]
+             for split in ("train", "val")}
     return classes, lists
 
 

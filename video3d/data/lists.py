@@ -104,13 +104,17 @@ def kinetics_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
                      cfg.DATA.PATH_LABEL_SEPARATOR)
 
 
-def _load_json(path: str):
+SSV2_LABELS_FILE = "something-something-v2-labels.json"
+
+
+def load_json(path: str, folder_option: str = "DATA.SSV2_LABELS_DIR"):
+    """A json file, or a DataError naming it (and the option that names its folder)."""
     try:
         with open(local_copy(path, DataError), encoding="utf-8") as handle:
             return json.load(handle)
     except OSError as error:
-        raise DataError(f"{path}: cannot read: {error.strerror or error} (DATA.SSV2_LABELS_DIR)") from error
-    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error} ({folder_option})") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: not valid json: {error}") from error
 
 
@@ -118,28 +122,42 @@ def ssv2_template_label(template: str, labels: dict[str, str], where: str) -> in
     """Label id of an SSv2 template: the brackets around placeholders are removed first."""
     name = template.replace("[", "").replace("]", "")
     if name not in labels:
-        raise DataError(f"{where}: template {name!r} is not in something-something-v2-labels.json")
+        raise DataError(f"{where}: template {name!r} is not in {SSV2_LABELS_FILE}")
     return int(labels[name])
+
+
+def ssv2_labels(folder: str, folder_option: str = "DATA.SSV2_LABELS_DIR") -> dict[str, str]:
+    """Template name -> label id (a string, as the json has it) of the labels json in `folder`."""
+    return load_json(os.path.join(folder, SSV2_LABELS_FILE), folder_option)
+
+
+def ssv2_split_entries(folder: str, split: str, num_classes: int | None = None,
+                       folder_option: str = "DATA.SSV2_LABELS_DIR") -> list[tuple[str, int]]:
+    """(video id, label) of an SSv2 split from the official json files in `folder` (split
+    train -> -train.json, val and test -> -validation.json); labels < `num_classes` when given.
+    The data layer (`ssv2_records`) and data_prep.build_lists both read SSv2 through this."""
+    labels = ssv2_labels(folder, folder_option)
+    part = "train" if split == "train" else "validation"
+    path = os.path.join(folder, f"something-something-v2-{part}.json")
+    entries = []
+    for entry in load_json(path, folder_option):
+        where = f"{path} entry {entry.get('id') if isinstance(entry, dict) else entry!r}"
+        if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
+            raise DataError(f"{where}: needs 'id' and 'template'")
+        label = ssv2_template_label(entry["template"], labels, where)
+        if num_classes is not None:
+            _check_label(label, num_classes, where)
+        entries.append((str(entry["id"]), label))
+    if not entries:
+        raise DataError(f"{path}: no videos")
+    return entries
 
 
 def ssv2_records(cfg: CfgNode, split: str) -> list[VideoRecord]:
     """SSv2 videos of `split` from the official json files, labels from their templates."""
-    folder = cfg.DATA.SSV2_LABELS_DIR
-    labels = _load_json(os.path.join(folder, "something-something-v2-labels.json"))
-    part = "train" if split == "train" else "validation"
-    entries_path = os.path.join(folder, f"something-something-v2-{part}.json")
-    records = []
-    for entry in _load_json(entries_path):
-        where = f"{entries_path} entry {entry.get('id')!r}"
-        if "id" not in entry or "template" not in entry:
-            raise DataError(f"{where}: needs 'id' and 'template'")
-        label = _check_label(ssv2_template_label(entry["template"], labels, where), cfg.MODEL.NUM_CLASSES, where)
-        video_id = str(entry["id"])
-        name = video_id + ".webm" if cfg.DATA.FORMAT == "video" else video_id
-        records.append(VideoRecord(video_id, os.path.join(cfg.DATA.PATH_PREFIX, name), label))
-    if not records:
-        raise DataError(f"{entries_path}: no videos")
-    return records
+    suffix = ".webm" if cfg.DATA.FORMAT == "video" else ""
+    return [VideoRecord(video_id, os.path.join(cfg.DATA.PATH_PREFIX, video_id + suffix), label)
+            for video_id, label in ssv2_split_entries(cfg.DATA.SSV2_LABELS_DIR, split, cfg.MODEL.NUM_CLASSES)]
 
 
 HMDB51_SPLIT_IDS = {"train": 1, "val": 2, "test": 2}
@@ -185,5 +203,9 @@ def hmdb51_classes(cfg: CfgNode) -> list[str]:
 
 def ssv2_classes(cfg: CfgNode) -> list[str]:
     """SSv2's class names by label, from something-something-v2-labels.json."""
-    labels = _load_json(os.path.join(cfg.DATA.SSV2_LABELS_DIR, "something-something-v2-labels.json"))
+    return ssv2_class_names(ssv2_labels(cfg.DATA.SSV2_LABELS_DIR))
+
+
+def ssv2_class_names(labels: dict[str, str]) -> list[str]:
+    """Class names by label id of an SSv2 labels json."""
     return [name for name, _ in sorted(labels.items(), key=lambda item: int(item[1]))]
