@@ -6,6 +6,7 @@ index // 60), which survive H.264 and JPEG, so a test can read back which frame 
 
 from __future__ import annotations
 
+import logging
 import os
 
 import av
@@ -194,3 +195,16 @@ def loader_cfg(small_cfg, video_dir, tmp_path):
     small_cfg.DATA.PATH_TO_DATA_DIR, small_cfg.DATA.PATH_PREFIX = str(lists), video_dir
     small_cfg.DATA.TEST_CROP_SIZE = 32
     return small_cfg
+
+
+@pytest.fixture
+def video3d_caplog(caplog):
+    """caplog that also sees the `video3d` logger when setup_logging turned propagation off."""
+    logger = logging.getLogger("video3d")
+    attach = not logger.propagate
+    if attach:
+        logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="video3d")
+    yield caplog
+    if attach:
+        logger.removeHandler(caplog.handler)

@@ -13,19 +13,6 @@ from video3d.data.datasets import sample_generator
 from video3d.errors import DataError
 
 
-@pytest.fixture
-def video3d_caplog(caplog):
-    """caplog that also sees the `video3d` logger when setup_logging turned propagation off."""
-    logger = logging.getLogger("video3d")
-    attach = not logger.propagate
-    if attach:
-        logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="video3d")
-    yield caplog
-    if attach:
-        logger.removeHandler(caplog.handler)
-
-
 def _kinetics(cfg, video_dir, tmp_path, lines):
     lists = tmp_path / "lists"
     lists.mkdir(exist_ok=True)

@@ -19,6 +19,7 @@ DATA.MAX_CONSECUTIVE_FAILURES failures in a row stop with a DataError.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from video3d.config.multigrid import ClipShape
 from video3d.data import sampling, transforms
 from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.lists import (
+    RecordTable,
     VideoRecord,
     hmdb51_classes,
     hmdb51_records,
@@ -45,6 +47,7 @@ from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
+MISSING_REPORTS = {1, 10, 100, 1000, 10_000, 100_000}  # missing videos at which a process says how many
 
 
 def sample_generator(seed: int, epoch: int, index: int, attempt: int = 0) -> torch.Generator:
@@ -63,7 +66,7 @@ class VideoDataset(Dataset):
     def __init__(self, cfg: CfgNode, records: list[VideoRecord], training: bool, name: str = "",
                  class_names: list[str] | None = None):
         self.cfg = cfg
-        self.records = records
+        self.records = RecordTable(records)  # compact: no copy-on-read in the loader's workers
         self.training = training
         self.name = name
         self.epoch = 0
@@ -75,6 +78,8 @@ class VideoDataset(Dataset):
                               "prediction; train on extracted flow (data_prep.extract_flow, DATA.FORMAT frames)")
         check_flow_manifest(cfg)
         self.num_failures = 0
+        self.videos_met = 0  # videos this process tried to open
+        self.num_missing = 0  # of those, files or folders that do not exist (never stat'ed up front)
         self._consecutive_failures = 0
         self._logged_paths: set[str] = set()
         self._augment = None
@@ -142,10 +147,26 @@ class VideoDataset(Dataset):
             return self._augment(clip.contiguous())
 
     # ------------------------------------------------------------------ failures
-    def _record_failure(self, index: int, error: DecodeError) -> None:
+    def _record_missing(self, path: str) -> None:
+        """Count a video whose file is not there; say so in plain words at 1, 10, 100, ...
+        missing videos (not once per file: a list can name 240,000 of them)."""
+        self.num_missing += 1
+        if self.num_missing in MISSING_REPORTS:
+            logger.warning("No such file or folder: %s. %d of the %d videos of %s opened so far by this "
+                           "process are missing; check DATA.PATH_PREFIX and the list", path, self.num_missing,
+                           self.videos_met, self.name or "the dataset")
+
+    def _missing_summary(self) -> str:
+        if not self.num_missing:
+            return ""
+        return f"; {self.num_missing} of the {self.videos_met} videos met so far do not exist"
+
+    def _record_failure(self, index: int, error: DecodeError, video_path: str) -> None:
         self.num_failures += 1
         self._consecutive_failures += 1
-        if error.path not in self._logged_paths:
+        if not os.path.exists(video_path):  # a stat only after a failure, never up front
+            self._record_missing(video_path)
+        elif error.path not in self._logged_paths:
             self._logged_paths.add(error.path)
             logger.warning("skipping %s (video %d of %s): %s [%d failed samples in this process]",
                            error.path, index, self.name or "dataset", error.reason, self.num_failures)
@@ -153,7 +174,8 @@ class VideoDataset(Dataset):
         if self._consecutive_failures >= limit:
             raise DataError(
                 f"{self._consecutive_failures} samples in a row could not be decoded "
-                f"(DATA.MAX_CONSECUTIVE_FAILURES={limit}); last: {error.path}: {error.reason}. "
+                f"(DATA.MAX_CONSECUTIVE_FAILURES={limit}); last: {error.path}: {error.reason}"
+                f"{self._missing_summary()}. "
                 f"Check DATA.PATH_PREFIX and the list in DATA.PATH_TO_DATA_DIR"
             )
 
@@ -167,10 +189,11 @@ class VideoDataset(Dataset):
         while True:
             generator = sample_generator(self.cfg.RNG_SEED, epoch, index, attempt) if self.training else None
             record = self.records[current]
+            self.videos_met += 1
             try:
                 video, label = self._load(record, generator, shape)
             except DecodeError as error:
-                self._record_failure(current, error)
+                self._record_failure(current, error, record.path)
                 attempt += 1
                 replacement = generator or sample_generator(self.cfg.RNG_SEED, epoch, index, attempt)
                 current = int(torch.randint(len(self.records), (1,), generator=replacement))

@@ -29,8 +29,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from fvcore.common.config import CfgNode
 
 from video3d.errors import DataError
@@ -45,6 +47,62 @@ class VideoRecord:
     path: str
     label: int
     num_frames: int | None = None
+
+
+class _StringColumn:
+    """Strings packed as one UTF-8 byte buffer plus end offsets: two numpy arrays."""
+
+    def __init__(self, strings: list[str]):
+        encoded = [text.encode("utf-8") for text in strings]
+        self._ends = np.cumsum([len(b) for b in encoded], dtype=np.int64)
+        self._data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+
+    def __getitem__(self, index: int) -> str:
+        start = int(self._ends[index - 1]) if index else 0
+        return self._data[start:int(self._ends[index])].tobytes().decode("utf-8")
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes + self._ends.nbytes
+
+
+class RecordTable(Sequence):
+    """`VideoRecord`s stored compactly: ids and paths as byte buffers, labels and frame counts as
+    int64 arrays; indexing builds one record. As detectron2's DatasetFromList serialises its
+    list: DataLoader workers inherit the dataset by fork, and merely reading a Python object
+    writes its reference count, so a list of 240,000 record objects is copied page by page
+    into every worker (copy-on-read); a few numpy arrays are never written and stay shared."""
+
+    def __init__(self, records: Iterable[VideoRecord]):
+        ids, paths, labels, frames = [], [], [], []
+        for record in records:
+            ids.append(record.video_id)
+            paths.append(record.path)
+            labels.append(record.label)
+            frames.append(-1 if record.num_frames is None else record.num_frames)
+        self._ids, self._paths = _StringColumn(ids), _StringColumn(paths)
+        self._labels = np.asarray(labels, dtype=np.int64)
+        self._frames = np.asarray(frames, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, index: int) -> VideoRecord:
+        if isinstance(index, slice):
+            raise TypeError("RecordTable takes one index at a time")
+        index = int(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"record {index} of {len(self)}")
+        frames = int(self._frames[index])
+        return VideoRecord(self._ids[index], self._paths[index], int(self._labels[index]),
+                           None if frames < 0 else frames)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (what every worker shares)."""
+        return self._ids.nbytes + self._paths.nbytes + self._labels.nbytes + self._frames.nbytes
 
 
 def _read_lines(path: str) -> list[tuple[int, str]]:

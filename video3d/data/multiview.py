@@ -26,7 +26,7 @@ from video3d.data import sampling, transforms
 from video3d.data.datasets import DATASETS, class_names_for
 from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.frame_source import FrameSource
-from video3d.data.lists import VideoRecord
+from video3d.data.lists import RecordTable, VideoRecord
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import DecodeError
 from video3d.utils.logging import get_logger
@@ -83,7 +83,7 @@ class MultiViewDataset(Dataset):
     def __init__(self, records: Sequence[VideoRecord], open_video: Callable[[VideoRecord], FrameSource],
                  clip_positions: ClipPositions, num_clips: int, crops: ViewCrops,
                  class_names: list[str] | None = None):
-        self.records = list(records)
+        self.records = RecordTable(records)  # compact: no copy-on-read in the workers
         self.open_video = open_video
         self.clip_positions = clip_positions
         self.num_clips = num_clips
