@@ -30,7 +30,7 @@ def served_files(tmp_path_factory):
     torch.manual_seed(0)
     checkpoint = root / "weights.pyth"
     torch.save({"model_state": build_model(cfg).state_dict()}, checkpoint)
-    return {"root": root, "opts": opts, "cfg": cfg, "checkpoint": str(checkpoint),
+    return {"root": root, "opts": opts, "cfg": cfg, "checkpoint": str(checkpoint), "names": NAMES,
             "video": write_video(root / "clip.mp4", 24, label=2, seed=3),
             "long_video": write_video(root / "long.mp4", 40, label=6, seed=4),
             "faststart": write_faststart_video(root / "fast.mp4", 24)}

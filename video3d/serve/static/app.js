@@ -149,6 +149,8 @@ function showWindow(t) {
     score.textContent = entry.score.toFixed(3);
     score.className = "score";
   }
+  // FFC models: the window's label is the vote of the head's seven outputs
+  $("window-vote").textContent = w.vote ? `vote: ${w.vote.name} (${w.vote.votes} of ${w.vote.outputs} outputs)` : "";
 }
 
 $("player").addEventListener("timeupdate", () => { showWindow($("player").currentTime); drawTimeline(); });
