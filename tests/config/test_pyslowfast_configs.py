@@ -74,7 +74,8 @@ def test_pyslowfast_no_op_keys_are_accepted_with_one_warning_line(tmp_path, capl
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert lines == [f"{path}: PySlowFast keys accepted with no effect in video3d: LOG_MODEL_INFO, "
                      "MODEL.LOSS_FUNC, NONLOCAL.LOCATION, NONLOCAL.GROUP, "
-                     "RESNET.TRANS_FUNC bottleneck_transform (= RESNET.BLOCK bottleneck), BN.WEIGHT_DECAY"]
+                     "RESNET.TRANS_FUNC bottleneck_transform (= RESNET.BLOCK bottleneck)"]
+    assert cfg.BN.WEIGHT_DECAY == 0.0  # a video3d key now: PySlowFast's BN optimizer group
     assert cfg.RESNET.BLOCK == "bottleneck" and cfg.RESNET.SPATIAL_STRIDES == [1, 2, 2, 2]
     assert cfg.SOLVER.WARMUP_EPOCHS == 34.0 and cfg.SOLVER.WEIGHT_DECAY == 1e-4  # int and "1e-4" read as floats
 

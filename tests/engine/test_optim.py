@@ -84,12 +84,21 @@ def test_cosine_with_warmup_at_a_fractional_epoch():
     assert lr_at_epoch(cfg, 1.0) == pytest.approx(end_of_warmup, abs=1e-12)
 
 
-def test_no_weight_decay_on_bn_and_biases():
-    model = nn.Sequential(nn.Conv3d(3, 4, 3), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4, 2))
-    decay, no_decay = param_groups(model, 1e-4, zero_wd_1d=True)
-    assert [p.ndim for p in decay["params"]] == [5, 2]
-    assert len(no_decay["params"]) == 4 and no_decay["weight_decay"] == 0.0
-    assert len(param_groups(model, 1e-4, zero_wd_1d=False)) == 1
+def _tiny():
+    return nn.Sequential(nn.Conv3d(3, 4, 3), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4, 2))
+
+
+def test_bn_parameters_take_bn_weight_decay_and_biases_decay_unless_zero_wd_1d():
+    cfg = _cfg(WEIGHT_DECAY=1e-4)  # PySlowFast's defaults: ZERO_WD_1D_PARAM False, BN.WEIGHT_DECAY 0
+    bn, rest = param_groups(_tiny(), cfg)
+    assert (len(bn["params"]), bn["weight_decay"]) == (2, 0.0)
+    assert [p.ndim for p in rest["params"]] == [5, 1, 2, 1] and rest["weight_decay"] == 1e-4
+    cfg.SOLVER.ZERO_WD_1D_PARAM = True  # video3d's shipped recipe: biases without decay too
+    bn, rest, zero = param_groups(_tiny(), cfg)
+    assert [p.ndim for p in rest["params"]] == [5, 2] and [p.ndim for p in zero["params"]] == [1, 1]
+    assert (bn["weight_decay"], zero["weight_decay"]) == (0.0, 0.0)
+    cfg.BN.WEIGHT_DECAY = 5e-5
+    assert param_groups(_tiny(), cfg)[0]["weight_decay"] == 5e-5
 
 
 def test_build_optimizer_sgd_settings():

@@ -1,7 +1,8 @@
 """MODEL.ARCH slow, c2d and i3d: PySlowFast's single-pathway ResNets as presets of the one
 skeleton (no network copies). Each preset fixes the RESNET keys that make the architecture;
 RESNET.DEPTH (50 / 101), NUM_GROUPS, WIDTH_PER_GROUP, ZERO_INIT_FINAL_BN, NUM_BLOCK_TEMP_KERNEL,
-the head and the data keys stay free.
+the head and the data keys stay free. As in PySlowFast, WIDTH_PER_GROUP sets the stem width
+(RESNET.STEM_WIDTH follows it) and so every stage width.
 
 The values follow PySlowFast's `_TEMPORAL_KERNEL_BASIS` and `_POOL1`
 (slowfast/models/video_model_builder.py) and PyTorchVideo's hub builders slow_r50, c2d_r50,
@@ -20,7 +21,7 @@ from video3d.config.keys import get_value, set_value
 from video3d.errors import ConfigError
 
 _STRUCTURE = {
-    "RESNET.STEM": "basic", "RESNET.STEM_SPATIAL_KERNEL": 7, "RESNET.STEM_POOL": True, "RESNET.STEM_WIDTH": 64,
+    "RESNET.STEM": "basic", "RESNET.STEM_SPATIAL_KERNEL": 7, "RESNET.STEM_POOL": True,
     "RESNET.LAYOUT": "standard", "RESNET.SHORTCUT": "conv", "RESNET.BLOCK": "bottleneck",
     "RESNET.TEMPORAL_CONV": "a", "RESNET.TEMPORAL_STRIDES": [1, 1, 1, 1], "RESNET.STAGE_BLOCKS": [],
 }
@@ -55,4 +56,11 @@ def apply_arch_preset(cfg: CfgNode) -> CfgNode:
             raise ConfigError(f"MODEL.ARCH {arch} fixes {key} to {value!r}, got {given!r}; "
                               "use MODEL.ARCH resnet3d to choose it")
         set_value(cfg, key, value)
+    # PySlowFast's stem has WIDTH_PER_GROUP channels and stage k outputs WIDTH_PER_GROUP x 4 x 2^k
+    # (inner: NUM_GROUPS x WIDTH_PER_GROUP x 2^k): every width follows WIDTH_PER_GROUP.
+    width = cfg.RESNET.WIDTH_PER_GROUP
+    if cfg.RESNET.STEM_WIDTH not in (width, get_value(defaults, "RESNET.STEM_WIDTH")):
+        raise ConfigError(f"MODEL.ARCH {arch} fixes RESNET.STEM_WIDTH to RESNET.WIDTH_PER_GROUP ({width}), got "
+                          f"{cfg.RESNET.STEM_WIDTH}; use MODEL.ARCH resnet3d to choose it")
+    cfg.RESNET.STEM_WIDTH = width
     return cfg

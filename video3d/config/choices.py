@@ -15,7 +15,14 @@ CLIP_SAMPLINGS = Choices("TEST.CLIP_SAMPLING", {
     "spread": "clips spread evenly over the video, first and last included",
     "pyslowfast": "PySlowFast's uniform clip starts",
 })
-AMP_DTYPES = Choices("TRAIN.AMP_DTYPE", {"bfloat16": "bfloat16 autocast", "float16": "float16 autocast + scaler"})
+_PRECISION_VALUES = {
+    "auto": "bf16 on a CPU with native bfloat16 (amx_bf16, avx512_bf16), else fp32; on CUDA bf16, else fp16",
+    "fp32": "no autocast",
+    "bf16": "bfloat16 autocast",
+    "fp16": "float16 autocast (a GradScaler in training; GPU training only)",
+}
+PRECISIONS = Choices("TRAIN.MIXED_PRECISION", _PRECISION_VALUES)  # video3d.utils.precision resolves them
+TEST_PRECISIONS = Choices("TEST.MIXED_PRECISION", _PRECISION_VALUES)
 COMPILE_MODES = Choices("TRAIN.COMPILE_MODE", dict.fromkeys(
     ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"), "torch.compile mode"))
 NORM_TYPES = Choices("BN.NORM_TYPE", {"batchnorm": "per-process BatchNorm", "sync_batchnorm": "SyncBatchNorm"})
@@ -25,5 +32,5 @@ FLOW_ALGORITHMS = Choices("DATA.FLOW_ALGO", {
     "tvl1": "TV-L1 (OpenCV's defaults)", "dis": "OpenCV DIS", "farneback": "OpenCV Farneback"})
 SYNTHMOTION_FLOW_ALGOS = Choices("SYNTHMOTION.FLOW_ALGO", {"": "no flow", **{name: "" for name in FLOW_ALGORITHMS}})
 
-TABLES = (TEMPORAL_CONVS, CLIP_SAMPLINGS, AMP_DTYPES, COMPILE_MODES, NORM_TYPES, AUG_TYPES, DIST_BACKENDS,
+TABLES = (TEMPORAL_CONVS, CLIP_SAMPLINGS, PRECISIONS, TEST_PRECISIONS, COMPILE_MODES, NORM_TYPES, AUG_TYPES, DIST_BACKENDS,
           FLOW_ALGORITHMS, SYNTHMOTION_FLOW_ALGOS)

@@ -17,6 +17,7 @@ _C.DIST_BACKEND = "auto"  # torch.distributed backend: auto (nccl on GPU, gloo o
 _C.OUTPUT_DIR = "./output"  # where config.yaml, logs, checkpoints, plots and results go
 _C.RNG_SEED = 0  # seed for python, numpy and torch (offset by rank in data workers)
 _C.LOG_PERIOD = 10  # iterations between json_stats train_iter lines
+_C.NETWORK_TIMEOUT = 30.0  # seconds an http(s) server or an RTSP source may stay silent before it is given up
 
 # ----------------------------------------------------------------------------- TRAIN
 _C.TRAIN = CfgNode()
@@ -31,10 +32,9 @@ _C.TRAIN.AUTO_RESUME = True  # resume from the newest complete checkpoint in OUT
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""  # initial weights (3D, or 2D with CHECKPOINT_INFLATE)
 _C.TRAIN.CHECKPOINT_INFLATE = False  # the initial weights are a 2D network's, inflate them
 _C.TRAIN.CHECKPOINT_INFLATE_METHOD = "centre"  # 2D to 3D inflation: centre (exact) or mean (I3D)
-_C.TRAIN.CHECKPOINT_EPOCH_RESET = True  # start at epoch 0 after loading initial weights
+_C.TRAIN.CHECKPOINT_EPOCH_RESET = False  # True: start at epoch 0; False: continue the file's epoch and optimizer (PySlowFast)
 _C.TRAIN.CHECKPOINT_ALLOW_PARTIAL = False  # initial weights may leave backbone tensors untouched
-_C.TRAIN.MIXED_PRECISION = False  # autocast in training: AMP_DTYPE on a GPU, bfloat16 on a CPU
-_C.TRAIN.AMP_DTYPE = "bfloat16"  # autocast dtype: bfloat16 or float16 (float16 adds a GradScaler)
+_C.TRAIN.MIXED_PRECISION = "fp32"  # training autocast: auto, fp32, bf16, fp16 (video3d/utils/precision.py)
 _C.TRAIN.ACCUM_STEPS = 1  # micro-batches per optimiser step (gradient accumulation)
 _C.TRAIN.CLIP_GRAD_NORM = 0.0  # max gradient L2 norm; 0 = no clipping
 _C.TRAIN.SAVE_BEST = True  # keep checkpoint_best.pyth from the best validation top-1
@@ -52,6 +52,7 @@ _C.TEST.NUM_ENSEMBLE_VIEWS = 10  # temporal clips per video, spaced evenly start
 _C.TEST.NUM_SPATIAL_CROPS = 3  # spatial crops per clip: 1 (centre) or 3 (sides and centre)
 _C.TEST.CLIP_SAMPLING = "spread"  # test clips and crops: spread (ours) or pyslowfast (PySlowFast's exact rule)
 _C.TEST.CHECKPOINT_FILE_PATH = ""  # weights to test; empty = best, else newest in OUTPUT_DIR
+_C.TEST.MIXED_PRECISION = "fp32"  # test/predict/demo/serve autocast: auto, fp32, bf16, fp16
 _C.TEST.SAVE_RESULTS_PATH = "results.json"  # per-video scores, relative to OUTPUT_DIR; "" = off
 
 # ----------------------------------------------------------------------------- DATA
@@ -137,9 +138,9 @@ _C.SOLVER.COSINE_END_LR = 0.0  # final LR of the cosine policy
 _C.SOLVER.WARMUP_EPOCHS = 0.0  # linear warm-up length in epochs (fractional allowed)
 _C.SOLVER.WARMUP_START_LR = 0.01  # LR at iteration 0 of the warm-up (before scaling)
 _C.SOLVER.MOMENTUM = 0.9  # SGD momentum
-_C.SOLVER.NESTEROV = False  # Nesterov momentum
+_C.SOLVER.NESTEROV = True  # Nesterov momentum (PySlowFast's default)
 _C.SOLVER.WEIGHT_DECAY = 1e-4  # L2 weight decay
-_C.SOLVER.ZERO_WD_1D_PARAM = True  # no weight decay on BN parameters and biases
+_C.SOLVER.ZERO_WD_1D_PARAM = False  # no weight decay on 1-D parameters and biases (BN: BN.WEIGHT_DECAY)
 _C.SOLVER.LABEL_SMOOTHING = 0.0  # label smoothing of the cross-entropy (without mixup)
 
 # ----------------------------------------------------------------------------- MODEL
@@ -201,6 +202,7 @@ _C.BN = CfgNode()
 _C.BN.NORM_TYPE = "batchnorm"  # batchnorm or sync_batchnorm (across processes)
 _C.BN.EPSILON = 1e-5  # BatchNorm epsilon
 _C.BN.MOMENTUM = 0.1  # BatchNorm running-statistics momentum
+_C.BN.WEIGHT_DECAY = 0.0  # weight decay of the BatchNorm parameters (PySlowFast's optimizer groups)
 _C.BN.USE_PRECISE_STATS = False  # recompute BN statistics before each validation
 _C.BN.NUM_BATCHES_PRECISE = 200  # training batches used for precise BN statistics
 

@@ -16,6 +16,7 @@ from typing import Any
 from fvcore.common.config import CfgNode
 
 from video3d.config.keys import find_leaf
+from video3d.errors import ConfigError
 
 
 def _any(_value: Any) -> bool:
@@ -52,7 +53,6 @@ NO_OP_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "NONLOCAL.NORM_TYPE": (_any, "read only with non-local blocks"),
     "RESNET.SPATIAL_DILATIONS": (_all_ones, "no dilation"),
     "RESNET.INPLACE_RELU": (_any, "ReLU placement does not change the numbers"),
-    "BN.WEIGHT_DECAY": (_equals(0.0), "SOLVER.ZERO_WD_1D_PARAM True: no weight decay on BN"),
     "DATA.INV_UNIFORM_SAMPLE": (_equals(False), "scales uniform in DATA.TRAIN_JITTER_SCALES"),
     "DATA.REVERSE_INPUT_CHANNEL": (_equals(False), "RGB order"),
     "DATA.MULTI_LABEL": (_equals(False), "single-label classification"),
@@ -69,6 +69,12 @@ TRANSLATED: dict[str, dict[Any, tuple[str, Any]]] = {
                           "basic_transform": ("RESNET.BLOCK", "basic")},
 }
 
+# Keys that were booleans (PySlowFast's TRAIN.MIXED_PRECISION) and take a value now: bool -> value.
+BOOL_VALUES: dict[str, dict[bool, str]] = {
+    "TRAIN.MIXED_PRECISION": {True: "auto", False: "fp32"},
+    "TEST.MIXED_PRECISION": {True: "auto", False: "fp32"},
+}
+
 # What to do instead, for PySlowFast keys and values video3d does not take.
 HINTS: dict[str, str] = {
     "RESNET.TRANS_FUNC": "video3d's RESNET.BLOCK (bottleneck_transform = bottleneck, basic_transform = basic)",
@@ -76,12 +82,12 @@ HINTS: dict[str, str] = {
     "NONLOCAL.LOCATION": "video3d builds no non-local blocks (NONLOCAL is not supported)",
     "SLOWFAST": "two-pathway SlowFast is not built by video3d",
     "BN.NUM_SYNC_DEVICES": "video3d's BN.NORM_TYPE sync_batchnorm syncs over all processes",
-    "BN.WEIGHT_DECAY": "video3d: SOLVER.ZERO_WD_1D_PARAM False applies SOLVER.WEIGHT_DECAY to BN",
     "TRAIN.CHECKPOINT_TYPE": "caffe2 .pkl files are not read; convert PyTorch files with tools/convert_weights.py",
     "TEST.CHECKPOINT_TYPE": "caffe2 .pkl files are not read; convert PyTorch files with tools/convert_weights.py",
     "DATA.INV_UNIFORM_SAMPLE": "video3d samples scales uniformly in DATA.TRAIN_JITTER_SCALES",
     "DATA.REVERSE_INPUT_CHANNEL": "video3d decodes RGB frames",
     "DATA.DECODING_BACKEND": "video3d's decoders: pyav or decord",
+    "TRAIN.AMP_DTYPE": "video3d's TRAIN.MIXED_PRECISION takes the dtype: auto, fp32, bf16 or fp16",
     "MODEL.LOSS_FUNC": "video3d trains with cross-entropy (soft targets under MIXUP)",
     "SOLVER.BASE_LR_SCALE_NUM_SHARDS": "video3d's SOLVER.LR_SCALING linear scales by TRAIN.BATCH_SIZE",
     "TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN": "a head of another shape is left out automatically",
@@ -121,6 +127,15 @@ def _flatten(tree: Mapping, prefix: str = "") -> list[tuple[str, Any]]:
     return items
 
 
+def _is_section(defaults: CfgNode, key: str) -> bool:
+    node: Any = defaults
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return isinstance(node, Mapping)
+
+
 def _hint(key: str, known: list[str]) -> str:
     for name in (key, key.split(".")[0]):
         if name in HINTS:
@@ -147,6 +162,8 @@ def sieve_items(items: list[tuple[str, Any]], defaults: CfgNode, source: str) ->
         if is_leaf:
             if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)  # WARMUP_EPOCHS: 34 means 34.0 (yacs would refuse the int)
+            elif isinstance(value, bool) and key in BOOL_VALUES:
+                value = BOOL_VALUES[key][value]  # MIXED_PRECISION True (PySlowFast) means auto
             kept[key] = value
         elif key in NO_OP_KEYS and NO_OP_KEYS[key][0](value):
             found.no_ops.append(key)
@@ -154,6 +171,10 @@ def sieve_items(items: list[tuple[str, Any]], defaults: CfgNode, source: str) ->
             target, translated = TRANSLATED[key][value]
             found.no_ops.append(f"{key} {value} (= {target} {translated})")
             translations[target] = translated
+        elif _is_section(defaults, key):
+            example = next(name for name in known if name.startswith(key + "."))
+            raise ConfigError(f"{source}: config key {key} is a section of keys (such as {example}), "
+                              f"not a value: got {key} = {value!r}")
         else:
             found.problems.append(_describe(key, value, _hint(key, known)))
     for target, value in translations.items():

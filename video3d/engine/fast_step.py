@@ -6,9 +6,9 @@ wraps it in `torch.compile` (mode TRAIN.COMPILE_MODE), `prepare_batch` gives the
 the model's layout. Both are off by default: measured on the CPU (README, benchmarks/bench_models.py)
 neither made the fp32 training step faster there. A torch build that cannot compile for
 the training device is refused up front with one line naming TRAIN.COMPILE, instead of a
-long inductor traceback at the first step. `autocast_dtype` resolves TRAIN.MIXED_PRECISION:
-autocast on a GPU, and bfloat16 autocast on a CPU (fast on AMX / AVX512-BF16 units, 0.49x the
-float32 step in the README; float16 needs a GPU's GradScaler and is refused on the CPU).
+long inductor traceback at the first step. `autocast_dtype` resolves TRAIN.MIXED_PRECISION
+(auto, fp32, bf16, fp16) through video3d.utils.precision: bfloat16 autocast on a CPU is fast on
+AMX / AVX512-BF16 units (0.49x the float32 step, docs/BENCHMARKS.md), emulated elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from torch import nn
 from video3d.config.choices import COMPILE_MODES
 from video3d.errors import ConfigError
 from video3d.utils.logging import get_logger
+from video3d.utils.precision import training_precision
 
 logger = get_logger(__name__)
 
@@ -107,26 +108,7 @@ def prepare_batch(videos: torch.Tensor, cfg: CfgNode) -> torch.Tensor:
     return videos
 
 
-def cpu_has_bf16_units() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX tiles or AVX512-BF16)."""
-    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-
-
-def autocast_dtype(cfg: CfgNode, device: torch.device,
-                   has_bf16_units: Callable[[], bool] = cpu_has_bf16_units) -> torch.dtype | None:
-    """The autocast dtype of TRAIN.MIXED_PRECISION on `device` (None = float32 training).
-
-    On a CPU only bfloat16 is accepted (float16 would need a GradScaler, which the CPU step
-    does not use); a CPU without bfloat16 units trains correctly but slower, hence the warning."""
-    if not cfg.TRAIN.MIXED_PRECISION:
-        return None
-    dtype = getattr(torch, cfg.TRAIN.AMP_DTYPE)
-    if device.type == "cpu":
-        if dtype != torch.bfloat16:
-            raise ConfigError(f"config key TRAIN.AMP_DTYPE is {cfg.TRAIN.AMP_DTYPE!r}, which mixed precision on the "
-                              "CPU does not support; set TRAIN.AMP_DTYPE bfloat16 (or train on a GPU)")
-        if not has_bf16_units():
-            logger.warning("TRAIN.MIXED_PRECISION: this CPU has no AMX or AVX512-BF16 units, so bfloat16 "
-                           "autocast is emulated and likely slower than float32")
-    logger.info("TRAIN.MIXED_PRECISION: autocast to %s on %s", cfg.TRAIN.AMP_DTYPE, device.type)
-    return dtype
+def autocast_dtype(cfg: CfgNode, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of TRAIN.MIXED_PRECISION on `device` (None = float32 training), with
+    the one log line saying which and why (video3d.utils.precision decides)."""
+    return training_precision(cfg, device).dtype

@@ -30,6 +30,7 @@ from video3d.evaluation.scoring import aggregate_views, video_prediction
 from video3d.models import build_model
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_main_process
 from video3d.utils.logging import get_logger
+from video3d.utils.precision import with_inference_precision
 
 logger = get_logger(__name__)
 
@@ -139,6 +140,7 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda",
     )
     results = []
+    model = with_inference_precision(model, cfg)  # TEST.MIXED_PRECISION; float32 logits out
     start = time.perf_counter()
     with torch.inference_mode():
         chunk = views_per_forward(cfg.TEST.BATCH_SIZE, get_world_size())
