@@ -121,18 +121,41 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def param_groups(model: nn.Module, weight_decay: float, zero_wd_1d: bool) -> list[dict]:
-    """Two groups: decayed weights, and (when `zero_wd_1d`) BN / LayerNorm parameters and
-    biases without weight decay."""
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if zero_wd_1d and param.ndim <= 1 else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+def param_group_names(model: nn.Module, *, weight_decay: float, zero_wd_1d: bool,
+                      bn_weight_decay: float = 0.0) -> list[tuple[float, list[str]]]:
+    """`(weight decay, parameter names)` per group, by PySlowFast's `construct_optimizer` rule
+    (SOLVER.LAYER_DECAY 1): BatchNorm parameters at `bn_weight_decay` (BN.WEIGHT_DECAY), then
+    the other parameters at `weight_decay`, then (when `zero_wd_1d`) the other 1-D parameters
+    and biases at 0; module order within a group, empty groups dropped. The same layout as
+    PySlowFast's lets its optimizer state load here (video3d.engine.optimizer_state)."""
+    bn, decay, zero = [], [], []
+    for module_name, module in model.named_modules():
+        is_bn = isinstance(module, nn.modules.batchnorm._NormBase)
+        for leaf, param in module.named_parameters(recurse=False):
+            name = f"{module_name}.{leaf}".strip(".")
+            if not param.requires_grad:
+                continue
+            if is_bn:
+                bn.append(name)
+            elif zero_wd_1d and (param.ndim == 1 or name.endswith(".bias")):
+                zero.append(name)
+            else:
+                decay.append(name)
+    groups = [(bn_weight_decay, bn), (weight_decay, decay), (0.0, zero)]
+    return [(wd, names) for wd, names in groups if names]
+
+
+def config_param_group_names(model: nn.Module, cfg: CfgNode) -> list[tuple[float, list[str]]]:
+    """`param_group_names` with the config's SOLVER.WEIGHT_DECAY, ZERO_WD_1D_PARAM and BN.WEIGHT_DECAY."""
+    return param_group_names(model, weight_decay=cfg.SOLVER.WEIGHT_DECAY, zero_wd_1d=cfg.SOLVER.ZERO_WD_1D_PARAM,
+                             bn_weight_decay=cfg.BN.WEIGHT_DECAY)
+
+
+def param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
+    """The optimiser's parameter groups (`config_param_group_names`, as tensors)."""
+    params = dict(model.named_parameters())
+    return [{"params": [params[name] for name in names], "weight_decay": wd}
+            for wd, names in config_param_group_names(model, cfg)]
 
 
 def _sgd(groups: list[dict], lr: float, cfg: CfgNode) -> torch.optim.Optimizer:
@@ -148,6 +171,7 @@ OPTIMIZERS = Choices("SOLVER.OPTIMIZING_METHOD", {"sgd": _sgd, "adamw": _adamw})
 
 
 def build_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
-    """SGD (momentum, optional Nesterov) or AdamW; the LR is set per step by the schedule."""
-    groups = param_groups(model, cfg.SOLVER.WEIGHT_DECAY, cfg.SOLVER.ZERO_WD_1D_PARAM)
+    """SGD (momentum, optional Nesterov) or AdamW over `param_groups`; the LR is set per step
+    by the schedule."""
+    groups = param_groups(model, cfg)
     return OPTIMIZERS[cfg.SOLVER.OPTIMIZING_METHOD](groups, lr_at_epoch(cfg, 0.0), cfg)
