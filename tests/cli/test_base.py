@@ -31,6 +31,15 @@ def test_positionals_end_at_the_first_config_key():
         ["v1.mp4", "-odd name.mp4"], ["TEST.NUM_ENSEMBLE_VIEWS", "2"])
 
 
+def test_double_dash_ends_the_options():
+    parser = config_parser("doc")
+    parser.add_argument("--json", action="store_true")
+    args, rest = parse_config_args(parser, ["--cfg", "a.yaml", "--json", "--", "--odd.mp4", "--cfg", "DATA.NUM_FRAMES",
+                                            "4"])
+    assert args.cfg_files == ["a.yaml"] and args.json
+    assert rest == ["--odd.mp4", "--cfg", "DATA.NUM_FRAMES", "4"]  # after --, nothing is an option
+
+
 def test_later_config_files_win_and_overrides_win_over_files(tmp_path):
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
     first.write_text("SOLVER:\n  MAX_EPOCH: 3\n  BASE_LR: 0.5\n")

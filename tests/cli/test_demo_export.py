@@ -102,3 +102,52 @@ def test_demo_of_a_cut_stream_exits_1_and_keeps_a_playable_video(files, tmp_path
 
     with av.open(str(tmp_path / "o" / "annotated.mp4")) as container:
         assert 0 < sum(1 for _ in container.decode(video=0)) < 60
+
+
+def test_class_names_travel_with_the_checkpoint_and_the_exported_file(files, tmp_path, capsys, monkeypatch):
+    stored = {"model_state": torch.load(files["ckpt"], weights_only=True)["model_state"],
+              "class_names": [f"stored_{k}" for k in range(8)]}
+    checkpoint = str(tmp_path / "named.pyth")
+    torch.save(stored, checkpoint)
+    no_file = [*TINY, "DATA.CLASS_NAMES_FILE", ""]
+    base = ["--cfg", DEMO, "--checkpoint"]
+    assert demo.main([*base, checkpoint, "--out", str(tmp_path / "d"), files["video"], *no_file]) == 0
+    first = json.loads((tmp_path / "d" / "windows.jsonl").read_text().splitlines()[0])
+    assert first["topk"][0]["name"].startswith("stored_")
+    assert "stored_" in (tmp_path / "d" / "segments.csv").read_text()
+    # export copies them into the file's note; the exported file names the classes on its own
+    onnx_path = str(tmp_path / "named.onnx")
+    assert export.main([*base, checkpoint, "--format", "onnx", "--out", onnx_path, *no_file]) == 0
+    assert "8 class names" in capsys.readouterr().out
+    assert predict.main([*base, onnx_path, "--json", files["video"], *no_file]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["top5"][0]["name"].startswith("stored_")
+    # a relative names file read from another folder is an error, not class numbers
+    monkeypatch.chdir(tmp_path)
+    assert demo.main([*base, checkpoint, "--out", str(tmp_path / "e"), files["video"], *TINY,
+                      "DATA.CLASS_NAMES_FILE", "data/classnames.txt"]) == 2
+    line = _one_error_line(capsys)
+    assert "DATA.CLASS_NAMES_FILE data/classnames.txt not found (relative to the current folder" in line
+    assert not (tmp_path / "e").exists()
+
+
+def test_double_dash_ends_the_options_and_a_failed_run_leaves_no_empty_folder(files, tmp_path, capsys):
+    dashed = tmp_path / "--odd name.mp4"
+    dashed.write_bytes(open(files["video"], "rb").read())
+    assert demo.main(["--cfg", DEMO, "--checkpoint", files["ckpt"], "--out", str(tmp_path / "o"), "--no-audio",
+                      "--", str(dashed), *files["opts"]]) == 0
+    assert "wrote" in capsys.readouterr().out and (tmp_path / "o" / "segments.json").is_file()
+    assert demo.main(["--cfg", DEMO, "--checkpoint", files["ckpt"], "--out", str(tmp_path / "bad"), "--",
+                      str(tmp_path / "missing.mp4"), *files["opts"]]) == 2
+    assert "missing.mp4" in _one_error_line(capsys) and not (tmp_path / "bad").exists()
+
+
+def test_gradcam_in_the_demo_needs_the_checkpoint(files, tmp_path, capsys):
+    assert _demo(files, files["ckpt"], tmp_path / "cam", "--gradcam", "--layer", "layer3") == 0
+    assert (tmp_path / "cam" / "annotated.mp4").is_file()
+    capsys.readouterr()
+    path = str(tmp_path / "m.pt")
+    assert export.main(["--cfg", DEMO, "--checkpoint", files["ckpt"], "--format", "torchscript", "--out", path,
+                        *files["opts"]]) == 0
+    capsys.readouterr()
+    assert _demo(files, path, tmp_path / "cam2", "--gradcam") == 2
+    assert "--gradcam needs gradients" in _one_error_line(capsys) and not (tmp_path / "cam2").exists()

@@ -93,8 +93,15 @@ def parse_config_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> t
     """Parse `argv` with a `config_parser`: `(args with cfg_files, leftover positional tokens)`.
 
     An unknown `--flag` is an argparse error (usage + one line, exit 2). The leftover tokens are
-    the tool's positionals followed by the overrides; `split_overrides` separates them.
+    the tool's positionals followed by the overrides; `split_overrides` separates them. `--`
+    ends the options: every token after it is a positional or an override, even one that
+    starts with a dash (a file named -x.mp4).
     """
+    argv = list(argv)
+    after: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, after = argv[:cut], argv[cut + 1:]
     files, rest = split_cfg_files(argv)
     args, leftover = parser.parse_known_args(rest)  # --help exits here
     if not files:
@@ -102,8 +109,9 @@ def parse_config_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> t
     args.cfg_files = files
     unknown = [token for token in leftover if token.startswith("--")]
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)} (a file named so: write ./{unknown[0]})")
-    return args, leftover
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (a file named so: write ./{unknown[0]} "
+                     "or put it after --)")
+    return args, leftover + after
 
 
 def is_config_key(token: str) -> bool:

@@ -8,7 +8,8 @@ DATA.TEST_CROP_SIZE, any batch size B) normalised as in testing, and returns the
 video3d-predict / video3d-demo, which accept the file as --checkpoint). Before the command
 returns, the file is run on random clips (batch 2 and 3) and compared with the eager model:
 the largest difference relative to the largest logit must be <= 1e-4, else exit code 1.
-Default --out: the checkpoint's name with .onnx / .torchscript.pt.
+Default --out: the checkpoint's name with .onnx / .torchscript.pt. The class names (DATA.CLASS_NAMES_FILE,
+else those stored in the checkpoint) go into the file, for predict and demo.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 
 from video3d.cli.base import command, config_parser, load_cfg, parse_config_args
 from video3d.errors import DataError
+from video3d.inference.class_names import model_class_names
 from video3d.inference.export import FORMATS, TOLERANCE, export_model
 from video3d.inference.runners import load_runner, model_file_kind
 
@@ -39,9 +41,10 @@ def main(argv: list[str]) -> int:
     if os.path.isdir(out):
         raise DataError(f"--out {out} is a folder; give a file name")
     model = load_runner(cfg, args.checkpoint)
-    check = export_model(model, cfg, args.format, out)
+    names = model_class_names(cfg, model, args.checkpoint)
+    check = export_model(model, cfg, args.format, out, class_names=names)
     verdict = "ok" if check.ok else f"FAILED (> {TOLERANCE:g})"
-    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB); vs eager on random clips of batch "
+    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, {len(names) if names else 'no'} class names); vs eager on random clips of batch "
           f"{' and '.join(map(str, check.batch_sizes))}: max relative difference {check.relative_error:.2e} {verdict}")
     if not check.ok:
         print(f"error: {out} does not reproduce the eager model", file=sys.stderr)

@@ -27,7 +27,7 @@ import sys
 
 from video3d.cli.base import command, config_parser, load_cfg, parse_config_args, split_overrides
 from video3d.errors import ConfigError
-from video3d.evaluation.results import load_class_names
+from video3d.inference.class_names import model_class_names
 from video3d.inference.predictor import Prediction, check_two_stream, predict_files, predict_two_stream
 from video3d.inference.runners import load_runner
 from video3d.known_names import load_checked_config
@@ -79,15 +79,16 @@ def main(argv: list[str]) -> int:
     logging.getLogger("video3d").setLevel(logging.CRITICAL)
     _check_two_stream_args(args)
     cfg = load_cfg(args, args.overrides)
+    model = load_runner(cfg, args.checkpoint)
+    names = model_class_names(cfg, model, args.checkpoint)  # the file, else those stored with the model
     if args.flow_cfg is None:
-        predictions = predict_files(cfg, load_runner(cfg, args.checkpoint), args.videos)
+        predictions = predict_files(cfg, model, args.videos)
     else:
         flow_cfg = load_checked_config(args.flow_cfg, args.overrides)
         check_two_stream(cfg, flow_cfg, " ".join(args.cfg_files), args.flow_cfg)
-        predictions = predict_two_stream(cfg, load_runner(cfg, args.checkpoint), flow_cfg,
+        predictions = predict_two_stream(cfg, model, flow_cfg,
                                          load_runner(flow_cfg, args.flow_checkpoint), args.videos,
                                          1.0 if args.flow_weight is None else args.flow_weight)
-    names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
     for prediction in predictions:
         if prediction.error is not None:
             print(f"error: {prediction.path}: {prediction.error}", file=sys.stderr)

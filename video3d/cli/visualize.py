@@ -5,7 +5,8 @@
     video3d-visualize clips --cfg FILE [--split train|val|test] [--num N] [--out DIR] [KEY VALUE ...]
 
 gradcam: Grad-CAM of VIDEO's centre clip (the validation view) for CLASS (a number or a class
-name; default the prediction, the vote for FFC models) at layer L (default the last stage, e.g.
+name from DATA.CLASS_NAMES_FILE or the checkpoint's stored names; default the prediction, the
+vote for FFC models) at layer L (default the last stage, e.g.
 layer4; any module name such as layer3 or layer4.0). Writes DIR/<video>_gradcam.png (the
 clip's frames, then one overlay row per output: FFC models one row per output in
 --ffc-outputs, numbered 1-7 as in the FFC paper) and DIR/<video>_gradcam.mp4 (the same side
@@ -31,7 +32,7 @@ from video3d.cli.base import (
     split_overrides,
 )
 from video3d.errors import ConfigError, DataError
-from video3d.evaluation.results import load_class_names
+from video3d.inference.class_names import model_class_names, resolve_class_names
 from video3d.inference.runners import load_runner, model_file_kind
 from video3d.visualize.clips import browse_clips
 from video3d.visualize.explain import write_gradcam
@@ -46,7 +47,8 @@ def _class_index(text: str | None, names: list[str] | None) -> int | None:
         return int(text)
     if names and text in names:
         return names.index(text)
-    raise ConfigError(f"--target {text!r} is neither a class number nor a name in DATA.CLASS_NAMES_FILE")
+    raise ConfigError(f"--target {text!r} is neither a class number nor a class name of this model "
+                      "(DATA.CLASS_NAMES_FILE or the checkpoint's stored names)")
 
 
 def _outputs(text: str | None) -> list[int] | None:
@@ -75,12 +77,13 @@ def _gradcam(argv: list[str]) -> int:
     cfg = load_cfg(args, overrides)
     if model_file_kind(args.checkpoint) != "checkpoint":
         raise DataError(f"--checkpoint {args.checkpoint} is an exported model; Grad-CAM needs the .pyth checkpoint")
-    names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
     outputs = _outputs(args.ffc_outputs)
     if outputs is not None and cfg.MODEL.HEAD != "ffc":
         raise ConfigError("--ffc-outputs needs an FFC model (MODEL.HEAD ffc)")
-    result = write_gradcam(cfg, load_runner(cfg, args.checkpoint), videos[0], args.out,
-                           _class_index(args.target, names), outputs, args.layer, names)
+    model = load_runner(cfg, args.checkpoint)
+    names = model_class_names(cfg, model, args.checkpoint)  # the file, else those stored in the checkpoint
+    result = write_gradcam(cfg, model, videos[0], args.out, _class_index(args.target, names), outputs, args.layer,
+                           names)
     for heat_map in result.maps:
         where = f"Out{heat_map.output + 1}" if heat_map.output is not None else "output"
         print(f"{where}: class {heat_map.target} score {heat_map.score:.3f}")
@@ -96,7 +99,7 @@ def _clips(argv: list[str]) -> int:
     parser.add_argument("--out", default="visualize_output", help="output folder")
     args, overrides = parse_config_args(parser, argv)
     cfg = load_cfg(args, overrides)
-    names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
+    names = resolve_class_names(cfg, None)
     clips, written = browse_clips(cfg, args.split, args.num, args.out, names)
     if not clips:
         raise DataError(f"the {args.split} list has no videos")

@@ -295,7 +295,14 @@ class Trainer:
             "history": list(self.events.history),
             "best_top1_err": self.events.best("val_top1_err"),
             "cfg": self.cfg.dump(),
+            "class_names": self.class_names(),  # predict / demo / export name the classes from it
         }
+
+    def class_names(self) -> list[str] | None:
+        """The training set's class names by label (DATA.CLASS_NAMES_FILE or the dataset's own
+        label files), None when it has none (Kinetics lists without a names file)."""
+        names = getattr(getattr(self.train_loader, "dataset", None), "class_names", None)
+        return [str(name) for name in names] if names else None
 
     def _restore(self) -> None:
         """Resume from the newest complete checkpoint (TRAIN.AUTO_RESUME), else load initial weights."""

@@ -4,7 +4,7 @@ Both formats take clips `[B, C, T, S, S]` with a dynamic batch size and return t
 of `build_model` (`[B, K]`, or the FFC head's seven outputs `[B, 7, K]`: the vote is a few
 lines of Python, `video3d.models.ffc_vote`, kept out of the graph). The file records the
 input shape and classes (`runners.export_note`), so a runner refuses a config it was not made
-for. ONNX goes through PyTorch's TorchScript-based exporter (opset 17), which needs no extra
+for, and the class names, so predict and demo name the classes without a names file. ONNX goes through PyTorch's TorchScript-based exporter (opset 17), which needs no extra
 package beyond `onnx`; TorchScript is a trace.
 """
 
@@ -61,16 +61,18 @@ def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return float((actual.detach().float() - expected.detach().float()).abs().max()) / scale
 
 
-def export_model(model: nn.Module, cfg: CfgNode, fmt: str, path: str, seed: int = 0) -> ExportCheck:
-    """Write `model` (built from `cfg`) to `path` as `fmt`, atomically, and compare the file's
-    outputs with the eager model's on random clips of batch 2 and 3 (the batch is dynamic)."""
+def export_model(model: nn.Module, cfg: CfgNode, fmt: str, path: str, seed: int = 0,
+                 class_names: list[str] | None = None) -> ExportCheck:
+    """Write `model` (built from `cfg`) to `path` as `fmt`, atomically, with `class_names` in its
+    note, and compare the file's outputs with the eager model's on random clips of batch 2 and
+    3 (the batch is dynamic)."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format is {fmt!r}; expected one of {', '.join(FORMATS)}")
     model = exportable(model)
     generator = torch.Generator().manual_seed(seed)
     shape = expected_input(cfg)
     example = torch.randn([2, *shape], generator=generator)
-    note = json.dumps(export_note(cfg))
+    note = json.dumps(export_note(cfg, class_names))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_write(path, "wb") as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notes

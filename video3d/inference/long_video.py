@@ -5,8 +5,13 @@ centre-cropped (the per-epoch validation view) into a ring buffer that holds one
 memory does not grow with the video's length. Every `stride` frames a complete window goes
 through the model. Each input frame is then drawn with the top-K labels of the window whose
 centre is nearest to it (held back until that window is known: at most about a window and a
-stride of frames) and written to `annotated.mp4`; each window is a line of `windows.jsonl`;
-`timeline.png` plots the top classes over time at the end.
+stride of frames) and written to `annotated.mp4` at its own presentation time (a variable
+frame rate is kept), with the input's sound added at the end (`video3d.inference.audio`).
+Each window is a line of `windows.jsonl`; at the end, windows with the same label are merged
+into `segments.csv` / `segments.json` (`video3d.inference.segments`) and `timeline.png` shows
+them with the top classes' scores (`video3d.inference.timeline`). With `gradcam`, each window
+also gets a Grad-CAM map of its predicted class (one backward pass), drawn over the part of the
+frame the model sees.
 A flow model (DATA.MODALITY flow) keeps gray frames instead and reads window index i as the
 flow from frame i to i + 1 (`FlowWindows`, the online flow of docs/FLOW.md): its windows
 become ready one frame later.
@@ -18,6 +23,7 @@ source; each window's latency (from its last frame's arrival to its scores) is r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from fvcore.common.config import CfgNode
@@ -33,17 +40,29 @@ from torch import nn
 
 from video3d.data import sampling
 from video3d.data.online_flow import FlowRecipe
+from video3d.data.transforms import centre_crop_box
 from video3d.errors import ConfigError, DataError
 from video3d.inference.annotate import draw_lines, label_lines
+from video3d.inference.audio import add_audio, has_audio
 from video3d.inference.flow_windows import FlowWindows
 from video3d.inference.preprocess import ClipPreprocessor
+from video3d.inference.progress import DemoProgress
 from video3d.inference.runners import runner_device
 from video3d.inference.scores import ClipScores, class_name, clip_scores
+from video3d.inference.segments import (
+    SEGMENTS_CSV,
+    SEGMENTS_JSON,
+    segments_csv,
+    segments_from_windows,
+    segments_json,
+)
 from video3d.inference.stream import StreamFrame, VideoStream
 from video3d.inference.timeline import plot_timeline
 from video3d.inference.video_writer import Mp4Writer
 from video3d.inference.windows import WindowPlan, default_stride, nearest_window
 from video3d.utils.io import atomic_write
+from video3d.visualize.gradcam import window_cam
+from video3d.visualize.render import overlay
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +113,8 @@ class DemoReport:
     latencies: list[float] = field(default_factory=list)
     stopped: str | None = None
     outputs: list[str] = field(default_factory=list)
+    audio: str | None = None  # what happened to the input's sound ("audio aac copied", ...)
+    segments: int = 0
 
     @property
     def speed(self) -> float:
@@ -112,14 +133,33 @@ def prepare_output_dir(path: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def output_folder(path: str):
+    """`prepare_output_dir(path)` for a block; when the block fails, a folder it created is
+    removed again if it is still empty (a failed run leaves nothing behind)."""
+    existed = os.path.isdir(path)
+    prepare_output_dir(path)
+    try:
+        yield path
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):  # not empty: keep what was written
+                os.rmdir(path)
+        raise
+
+
 class LongVideoDemo:
     """Runs `model` over `url`, writing ANNOTATED, WINDOWS and TIMELINE into `out_dir`.
 
-    `on_window(result)` is called after every window (the tool prints progress with it)."""
+    `on_window(result)` is called after every window (the tool prints latencies with it);
+    `progress` is told the frames and windows done after every frame. `audio` adds the input's
+    sound to ANNOTATED; `gradcam` draws each window's Grad-CAM (at `gradcam_layer`, default the
+    last stage) of its predicted class over the frames (a checkpoint model only)."""
 
     def __init__(self, cfg: CfgNode, model: nn.Module, class_names: list[str] | None = None,
                  stride: int | None = None, topk: int = 5, realtime: bool = False,
-                 on_window: Callable[[WindowResult], None] | None = None):
+                 on_window: Callable[[WindowResult], None] | None = None, progress: DemoProgress | None = None,
+                 audio: bool = True, gradcam: bool = False, gradcam_layer: str | None = None):
         self.cfg = cfg
         self.model = model.eval()
         self.device = runner_device(model)
@@ -137,6 +177,15 @@ class LongVideoDemo:
                               "frames of the stream; for flow extracted with --fps use tools/predict.py")
         if stride is not None and stride < 1:
             raise ConfigError(f"--stride must be >= 1 frame, got {stride}")
+        self.progress = progress
+        self.audio = audio
+        self.gradcam = gradcam
+        self.gradcam_layer = gradcam_layer
+        if gradcam and self.flow:
+            raise ConfigError("--gradcam draws over RGB frames; this is a flow model (DATA.MODALITY flow)")
+        if gradcam and getattr(model, "kind", None) in ("onnx", "torchscript"):
+            raise ConfigError(f"--gradcam needs gradients: give the .pyth checkpoint, not the {model.kind} file")
+        self._heat: dict[int, tuple[list[int], np.ndarray]] = {}  # window -> (clip frames, heat uint8 [T, S, S])
 
     def plan_for(self, fps: float) -> WindowPlan:
         data = self.cfg.DATA
@@ -144,31 +193,65 @@ class LongVideoDemo:
         return WindowPlan(data.NUM_FRAMES, step, self.stride or default_stride(data.NUM_FRAMES, step))
 
     def run(self, url: str, out_dir: str) -> DemoReport:
-        prepare_output_dir(out_dir)
+        with output_folder(out_dir):
+            return self._run(url, out_dir)
+
+    def _run(self, url: str, out_dir: str) -> DemoReport:
         report = DemoReport()
         with VideoStream(url) as stream:
             report.fps = stream.fps
             plan = self.plan_for(stream.fps)
             logger.info("%s: %dx%d at %.3f fps; window %d frames (%d read), stride %d", url, stream.width,
                         stream.height, stream.fps, plan.span, plan.num_frames, plan.stride)
-            writer = Mp4Writer(os.path.join(out_dir, ANNOTATED), stream.rate, stream.width, stream.height)
+            writer = Mp4Writer(os.path.join(out_dir, ANNOTATED), stream.rate, stream.width, stream.height,
+                               time_base=stream.time_base)
+            if self.progress is not None:
+                self.progress.start(stream.declared_frames, stream.fps)
             try:
                 with writer, atomic_write(os.path.join(out_dir, WINDOWS)) as lines:
                     results = self._slide(stream, plan, writer, lines, report)
             finally:
+                if self.progress is not None:
+                    self.progress.close()
                 report.stopped = stream.stopped
                 report.frames = stream.frames_read
+            start_time, duration = stream.start_time, writer.end_time
         if writer.frames_written:
             report.outputs.append(os.path.join(out_dir, ANNOTATED))
+            if self.audio:
+                report.audio = self._add_audio(os.path.join(out_dir, ANNOTATED), url, start_time)
         report.outputs.append(os.path.join(out_dir, WINDOWS))
         if results:
-            probs = np.stack([r.scores.probs.float().numpy() for r in results])
-            times = [(r.start_time + r.end_time) / 2.0 for r in results]
-            names = [class_name(self.names, k) for k in range(probs.shape[1])]
-            plot_timeline(times, probs, names, os.path.join(out_dir, TIMELINE),
-                          title=f"{os.path.basename(url)}: top classes per window (stride {plan.stride} frames)")
-            report.outputs.append(os.path.join(out_dir, TIMELINE))
+            report.outputs += self._write_segments(results, url, out_dir, plan, duration, report)
         return report
+
+    def _add_audio(self, path: str, url: str, start_time: float) -> str | None:
+        """The input's sound into `path`; a failure only costs the sound (said in a warning)."""
+        if not has_audio(url):
+            return None
+        try:
+            copy = add_audio(path, url, start_time)
+        except Exception as error:  # av errors by codec and container; the video itself is fine
+            logger.warning("%s: written without sound: %s: %s", path, type(error).__name__, error)
+            return f"audio not added ({type(error).__name__})"
+        return copy.describe() if copy else None
+
+    def _write_segments(self, results: list[WindowResult], url: str, out_dir: str, plan: WindowPlan,
+                        duration: float, report: DemoReport) -> list[str]:
+        segments = segments_from_windows(results, self.names)
+        report.segments = len(segments)
+        paths = [os.path.join(out_dir, name) for name in (SEGMENTS_CSV, SEGMENTS_JSON, TIMELINE)]
+        with atomic_write(paths[0]) as handle:
+            handle.write(segments_csv(segments))
+        with atomic_write(paths[1]) as handle:
+            handle.write(segments_json(segments, os.path.basename(url), duration))
+        probs = np.stack([r.scores.probs.float().numpy() for r in results])
+        times = [(r.start_time + r.end_time) / 2.0 for r in results]
+        names = [class_name(self.names, k) for k in range(probs.shape[1])]
+        plot_timeline(times, probs, names, paths[2], segments, duration=duration,
+                      title=f"{os.path.basename(url)}: {len(segments)} segments from {len(results)} windows "
+                            f"(stride {plan.stride} frames)")
+        return paths
 
     # ------------------------------------------------------------------ the loop
     def _slide(self, stream: VideoStream, plan: WindowPlan, writer: Mp4Writer, lines, report: DemoReport
@@ -178,6 +261,7 @@ class LongVideoDemo:
         held: deque[StreamFrame] = deque()  # input frames waiting for their nearest window
         results: list[WindowResult] = []
         self._cursor = 0
+        self._heat.clear()
         last_start = None
         wall_start = time.perf_counter()
         try:
@@ -199,6 +283,8 @@ class LongVideoDemo:
                     else:
                         self._window(ring, plan, start, last, results, lines, report, wall_start)
                 self._release(held, results, writer, final=False, limit=2 * plan.span + plan.stride)
+                if self.progress is not None:
+                    self.progress.update(frame.index + 1, len(results))
             if ring and ring[-1][0] - ahead_of_pairs >= 0:
                 last = ring[-1][0] - ahead_of_pairs
                 tail = plan.tail_start(last + 1, last_start)
@@ -218,8 +304,13 @@ class LongVideoDemo:
         else:
             clip = self.preprocess.clip([by_index[i][1] for i in indices]).to(self.device)
         began = time.perf_counter()
-        with torch.inference_mode():
-            logits = self.model(clip)[0].float().cpu()
+        if self.gradcam:
+            logits, heat = window_cam(self.model, clip, self.gradcam_layer, self.cfg.FFC.TEST_ENSEMBLE)
+            logits = logits.float().cpu()
+            self._heat[len(results)] = (indices, (heat.numpy() * 255.0).round().astype(np.uint8))
+        else:
+            with torch.inference_mode():
+                logits = self.model(clip)[0].float().cpu()
         report.model_seconds += time.perf_counter() - began
         end = min(start + plan.span - 1, last)
         result = WindowResult(len(results), start, end, by_index[start][0], by_index[end][0],
@@ -244,7 +335,25 @@ class LongVideoDemo:
         last_centre = results[-1].centre
         while held and (final or held[0].index <= last_centre or len(held) > limit):
             frame = held.popleft()
-            writer.write(draw_lines(frame.image, self._labels(self._nearest(results, frame.index))))
+            window = self._nearest(results, frame.index)
+            image = self._heat_overlay(frame, window.index) if self.gradcam else frame.image
+            writer.write(draw_lines(image, self._labels(window)), frame.time)
+
+    def _heat_overlay(self, frame: StreamFrame, window: int) -> np.ndarray:
+        """The frame with its window's heat (the clip frame nearest in time) over the centre
+        square the model sees; heat of windows before this one is dropped (frames come in order)."""
+        for old in [k for k in self._heat if k < window]:
+            del self._heat[old]
+        indices, heat = self._heat[window]
+        t = min(range(len(indices)), key=lambda i: abs(indices[i] - frame.index))
+        height, width = frame.image.shape[:2]
+        side = min(height, width)
+        top, left = centre_crop_box(height, width, side)
+        square = cv2.resize(heat[t], (side, side), interpolation=cv2.INTER_LINEAR)
+        image = frame.image.copy()
+        region = image[top:top + side, left:left + side]
+        region[:] = overlay(region[None], square[None].astype(np.float32) / 255.0)[0]
+        return image
 
     def _nearest(self, results: list[WindowResult], index: int) -> WindowResult:
         # Frames are released in order, so the search starts where the previous one ended.

@@ -33,11 +33,14 @@ def expected_input(cfg: CfgNode) -> list[int]:
             int(cfg.DATA.TEST_CROP_SIZE), int(cfg.DATA.TEST_CROP_SIZE)]
 
 
-def export_note(cfg: CfgNode) -> dict:
-    """What an exported file records about the model it holds."""
-    return {"format": "video3d-export-v1", "input_shape": expected_input(cfg),
+def export_note(cfg: CfgNode, class_names: list[str] | None = None) -> dict:
+    """What an exported file records about the model it holds (with its class names when known)."""
+    note = {"format": "video3d-export-v1", "input_shape": expected_input(cfg),
             "num_classes": int(cfg.MODEL.NUM_CLASSES), "head": cfg.MODEL.HEAD,
             "model_name": cfg.MODEL.MODEL_NAME, "modality": cfg.DATA.MODALITY}
+    if class_names:
+        note["class_names"] = list(class_names)
+    return note
 
 
 def _check_note(path: str, note: dict | None, cfg: CfgNode) -> None:

@@ -43,6 +43,7 @@ class VideoStream:
         self.url = url
         self.stopped: str | None = None
         self.frames_read = 0
+        self.start_time = 0.0  # the first frame's time in the input, seconds (frame times count from it)
         self._container = None
         try:
             self._container = av.open(url, options=options or {})
@@ -55,6 +56,7 @@ class VideoStream:
             if not rate:
                 raise DecodeError(url, "the video stream has no frame rate")
             self.rate = Fraction(rate)
+            self.time_base = self._stream.time_base  # of the frames' pts (None for some live sources)
             context = self._stream.codec_context
             self.width, self.height = context.width, context.height
             self.declared_frames = int(self._stream.frames or 0)
@@ -87,7 +89,7 @@ class VideoStream:
                                 f"({self.frames_read / self.fps:.2f} s): {type(error).__name__}: {error}")
                 return
             if frame.time is not None and first_time is None:
-                first_time = frame.time
+                first_time = self.start_time = frame.time
             time = (frame.time - first_time) if frame.time is not None else self.frames_read / self.fps
             image = frame_to_ndarray(frame, "rgb24")
             yield StreamFrame(self.frames_read, float(time), image)

@@ -1,4 +1,11 @@
-"""timeline.png: the scores of the top classes over the video's time."""
+"""timeline.png: what the model saw over the video's time, readable at any length.
+
+Each row holds a colour band of the merged segments (`video3d.inference.segments`) over the
+score of the top classes per window, with a time axis in m:ss. Only the classes that cover
+the most time get a colour and a legend entry; the rest are drawn grey as "other". Past a few
+minutes the time line wraps over several rows of a fixed, round length (1, 2, 5, 10 ...
+minutes), so a 10-minute video is five 2-minute rows instead of one solid band of colour.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,24 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from video3d.inference.segments import Segment, format_clock, label_durations
 from video3d.utils.io import atomic_write
+
+SINGLE_ROW_SECONDS = 180.0  # up to 3 minutes on one row
+ROW_LENGTHS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
+MAX_ROWS = 6
+OTHER_COLOUR = (0.72, 0.72, 0.72)
+BAND = 0.16  # the segment band's share of a row's height, above the score lines
+
+
+def row_length(duration: float) -> float:
+    """Seconds per row: the whole video up to SINGLE_ROW_SECONDS, else the shortest round
+    length that needs at most MAX_ROWS rows (the longest one past that, with more rows)."""
+    if duration <= SINGLE_ROW_SECONDS:
+        return max(duration, 1e-3)
+    return next((length for length in ROW_LENGTHS if duration / length <= MAX_ROWS), ROW_LENGTHS[-1])
 
 
 def top_classes(probs: np.ndarray, count: int) -> list[int]:
@@ -17,20 +40,65 @@ def top_classes(probs: np.ndarray, count: int) -> list[int]:
     return [int(k) for k in np.argsort(-peaks, kind="stable")[:count]]
 
 
+def shown_classes(segments: Sequence[Segment], probs: np.ndarray, count: int) -> list[int]:
+    """The classes that cover the most time, then (if fewer) those that peak highest."""
+    chosen = list(label_durations(segments))[:count]
+    for k in top_classes(probs, probs.shape[1]):
+        if len(chosen) >= count:
+            break
+        if k not in chosen:
+            chosen.append(k)
+    return chosen
+
+
 def plot_timeline(times: Sequence[float], probs: np.ndarray, names: Sequence[str], path: str,
-                  count: int = 5, title: str = "") -> list[int]:
-    """Plot the scores [W, K] at window-centre `times` (seconds) of the `count` classes that
-    peak highest; returns those classes."""
-    classes = top_classes(probs, min(count, probs.shape[1]))
-    figure = Figure(figsize=(10, 3.2), dpi=100)
+                  segments: Sequence[Segment], count: int = 5, title: str = "",
+                  duration: float | None = None) -> list[int]:
+    """Write the timeline of window-centre `times` (seconds) with scores [W, K] and the merged
+    `segments` to `path` (PNG); returns the classes given a colour, most time first."""
+    classes = shown_classes(segments, probs, min(count, probs.shape[1]))
+    palette = [tuple(c) for c in _colours(len(classes))]
+    colour = dict(zip(classes, palette, strict=True))
+    end = max(duration or 0.0, segments[-1].end if segments else 0.0, max(times, default=0.0))
+    length = row_length(end)
+    rows = max(1, int(np.ceil(end / length - 0.05)))  # a few seconds over stretch the last row
+    figure = Figure(figsize=(11, 0.6 + 1.55 * rows), dpi=100)
     FigureCanvasAgg(figure)
-    axis = figure.subplots()
-    for k in classes:
-        axis.plot(times, probs[:, k], marker="." if len(times) < 60 else None, label=names[k])
-    axis.set(xlabel="video time (s)", ylabel="score", ylim=(0.0, 1.02), title=title or "top classes over time")
-    axis.grid(alpha=0.3)
-    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-    figure.tight_layout()
+    axes = np.atleast_1d(figure.subplots(rows, 1, squeeze=False)[:, 0])
+    times = np.asarray(times, dtype=float)
+    for r, axis in enumerate(axes):
+        lo, hi = r * length, max((r + 1) * length, end if r == rows - 1 else 0.0)
+        for s in segments:
+            if s.end > lo and s.start < hi:
+                axis.broken_barh([(s.start, s.duration)], (1.0, BAND), color=colour.get(s.class_index, OTHER_COLOUR),
+                                 linewidth=0)
+        inside = (times >= lo - length * 0.01) & (times <= hi + length * 0.01)  # lines run on to the edges
+        for k in classes:
+            axis.plot(times[inside], probs[inside, k], color=colour[k], linewidth=1.0,
+                      marker="." if inside.sum() < 60 else None, markersize=3)
+        axis.set_xlim(lo, hi)
+        axis.set_ylim(0.0, 1.0 + BAND)
+        axis.set_yticks([0.0, 0.5, 1.0])
+        axis.tick_params(labelsize=7)
+        axis.grid(alpha=0.3)
+        axis.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 3, 5, 6, 10]))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: format_clock(value)))
+        axis.set_ylabel("score", fontsize=7)
+    axes[-1].set_xlabel("video time (m:ss); band: merged segments (top-1 label), lines: scores", fontsize=8)
+    handles = [axes[0].plot([], [], color=colour[k], linewidth=6)[0] for k in classes]
+    labels = [names[k] if k < len(names) else str(k) for k in classes]
+    if any(s.class_index not in colour for s in segments):
+        handles.append(axes[0].plot([], [], color=OTHER_COLOUR, linewidth=6)[0])
+        labels.append("other")
+    figure.legend(handles, labels, loc="upper right", fontsize=8, ncol=min(len(labels), 6), frameon=False)
+    figure.suptitle(title or "top classes over time", fontsize=9, x=0.01, ha="left")
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (0.6 + 1.55 * rows)))
     with atomic_write(path, "wb") as handle:
         figure.savefig(handle, format="png")
     return classes
+
+
+def _colours(count: int) -> np.ndarray:
+    from matplotlib import colormaps
+
+    return colormaps["tab10"](np.arange(count) % 10)[:, :3]

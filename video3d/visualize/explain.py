@@ -1,5 +1,6 @@
 """Grad-CAM of a video file: its centre clip as the model sees it at validation, one map per
-chosen output, drawn as a grid PNG (frames x overlay) and an mp4 of the overlay."""
+chosen output, drawn as a grid PNG (frames x overlay) and an mp4 of the overlay whose panels
+carry the same titles (input / OutN, class and score) and the source frame number."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from torch import nn
 
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import ConfigError
+from video3d.inference.annotate import draw_lines
 from video3d.inference.long_video import prepare_output_dir
 from video3d.inference.predictor import files_dataset
 from video3d.inference.preprocess import ClipPreprocessor
@@ -48,6 +50,11 @@ def centre_clip(cfg: CfgNode, path: str) -> CentreClip:
     return CentreClip(frames, preprocess.clip(crops), indices, fps)
 
 
+def labelled(frames: np.ndarray, title: str, indices: list[int]) -> np.ndarray:
+    """Each frame [T, H, W, 3] of a panel with its title and source frame number drawn on it."""
+    return np.stack([draw_lines(f, [title, f"frame {i}"]) for f, i in zip(frames, indices, strict=True)])
+
+
 def _output_name(heat_map: HeatMap) -> str:
     return "output" if heat_map.output is None else f"Out{heat_map.output + 1}"
 
@@ -77,5 +84,6 @@ def write_gradcam(cfg: CfgNode, model: nn.Module, video: str, out_dir: str, targ
               f"{os.path.basename(video)}, frames {clip.indices[0]}..{clip.indices[-1]}",
               column_titles=[f"frame {i}" for i in clip.indices])
     step = (clip.indices[-1] - clip.indices[0]) / max(len(clip.indices) - 1, 1) or 1.0
-    save_mp4(side_by_side([upscale(r, 192) for r in rows]), mp4, fps=max(clip.fps / step, 1.0))
+    panels = [labelled(upscale(r, 192), title.replace("\n", " "), clip.indices) for r, title in zip(rows, titles, strict=True)]
+    save_mp4(side_by_side(panels), mp4, fps=max(clip.fps / step, 1.0))
     return GradCamResult(maps, clip, [png, mp4])

@@ -96,6 +96,26 @@ def grad_cam(model: nn.Module, clip: torch.Tensor, target: int | None = None, ou
     return maps
 
 
+def window_cam(model: nn.Module, clip: torch.Tensor, layer: str | None = None, ffc_rule: str = "vote"
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, heat) of one clip [1, C, T, H, W] from one forward and one backward pass (the
+    long-video demo's overlay): logits [K] or [7, K] as the model returns them, and Grad-CAM
+    heat [T, H, W] in 0..1 of the predicted class (the FFC vote; the gradient of the sum of
+    its score over the seven outputs, one map instead of one per output)."""
+    _, module = find_layer(model, layer)
+    captured: list[torch.Tensor] = []
+    handle = module.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    try:
+        with torch.enable_grad():
+            logits = model(clip)[0]
+    finally:
+        handle.remove()
+    target = clip_scores(logits.detach().float().cpu(), ffc_rule).pred
+    (gradients,) = torch.autograd.grad(logits[..., target].sum(), captured[-1])
+    heat = cam_from(captured[-1][0].detach(), gradients[0], tuple(clip.shape[2:]))
+    return logits.detach(), heat.cpu()
+
+
 def mask_ratio(heat: torch.Tensor, mask: torch.Tensor, threshold: float = 0.5) -> tuple[float, float]:
     """(mean heat inside the mask, mean heat outside) for heat and mask of the same shape."""
     inside = mask >= threshold

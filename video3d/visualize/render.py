@@ -44,12 +44,14 @@ def upscale(frames: np.ndarray, min_side: int) -> np.ndarray:
     return frames if factor == 1 else frames.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
-def save_grid(rows: Sequence[np.ndarray], row_titles: Sequence[str], path: str, title: str = "",
-              column_titles: Sequence[str] | None = None) -> None:
-    """A PNG grid: one row per entry of `rows` (each [T, H, W, 3] uint8), one column per frame."""
+def grid_figure(rows: Sequence[np.ndarray], row_titles: Sequence[str], title: str = "",
+                column_titles: Sequence[str] | None = None) -> Figure:
+    """The figure of `save_grid`. The left margin is the widest row title as drawn (measured
+    after layout), so titles are never cut at the figure's edge."""
     columns = max(r.shape[0] for r in rows)
     cell = 1.3
-    figure = Figure(figsize=(cell * columns + 1.6, cell * len(rows) + (0.5 if title else 0.2)), dpi=100)
+    height = cell * len(rows) + (0.5 if title else 0.2)
+    figure = Figure(figsize=(cell * columns + 1.6, height), dpi=100)
     FigureCanvasAgg(figure)
     axes = np.atleast_2d(figure.subplots(len(rows), columns, squeeze=False))
     for r, (frames, row_title) in enumerate(zip(rows, row_titles, strict=True)):
@@ -67,8 +69,20 @@ def save_grid(rows: Sequence[np.ndarray], row_titles: Sequence[str], path: str, 
                 axis.set_title(column_titles[c], fontsize=7)
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.subplots_adjust(left=1.5 / (cell * columns + 1.6), right=0.99, wspace=0.04, hspace=0.08,
-                           top=1 - (0.45 if title else 0.25) / (cell * len(rows) + 0.5), bottom=0.02)
+    renderer = figure.canvas.get_renderer()
+    widest = max(axes[r, 0].yaxis.label.get_window_extent(renderer).width for r in range(len(rows)))
+    margin = max(widest / figure.dpi + 0.2, 0.4)  # inches, with the gap between title and picture
+    width = cell * columns + margin + 0.1
+    figure.set_size_inches(width, height)
+    figure.subplots_adjust(left=margin / width, right=1 - 0.1 / width, wspace=0.04, hspace=0.08,
+                           top=1 - (0.45 if title else 0.25) / height, bottom=0.02)
+    return figure
+
+
+def save_grid(rows: Sequence[np.ndarray], row_titles: Sequence[str], path: str, title: str = "",
+              column_titles: Sequence[str] | None = None) -> None:
+    """A PNG grid: one row per entry of `rows` (each [T, H, W, 3] uint8), one column per frame."""
+    figure = grid_figure(rows, row_titles, title, column_titles)
     with atomic_write(path, "wb") as handle:
         figure.savefig(handle, format="png")
 
