@@ -96,6 +96,8 @@ def test_a_missing_file_exits_2_with_one_line_and_no_traceback(two_streams, tmp_
     (lambda doc: doc["videos"][1]["probs"].__setitem__(0, float("nan")), "video 'a' has score nan"),
     (lambda doc: doc.update(videos=None), "videos must be a list of video entries, got None"),
     (lambda doc: doc["videos"][0].update(video_id=["a"]), "video entry 0 has video_id ['a']"),
+    (lambda doc: doc["videos"][1]["probs"].__setitem__(2, -0.1), "video 'a' has score -0.1; scores are softmax"),
+    (lambda doc: doc.pop("classes"), "no classes field"),
 ])
 def test_malformed_inputs_are_refused_with_one_line_and_exit_2(two_streams, capsys, change, message):
     rgb, flow = two_streams

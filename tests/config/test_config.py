@@ -84,6 +84,12 @@ def test_input_channels_are_inferred_from_modality(modality, channels):
         (["RESNET.BLOCK", "basic"], "RESNET.BLOCK"),
         (["TRAIN.BATCH_SIZE", "0"], "TRAIN.BATCH_SIZE"),
         (["DATA.FLIP_LABEL_MAP", "[[0, 400]]"], "DATA.FLIP_LABEL_MAP"),
+        (["DATA_LOADER.NUM_WORKERS", "-1"], "DATA_LOADER.NUM_WORKERS must be >= 0"),
+        (["DATA.MEAN", "[0.45, 0.45]"], "DATA.MEAN needs one value per channel"),
+        (["DATA.STD", "[0.2, 0.0, 0.2]"], "DATA.STD values must be > 0"),
+        (["DATA.FLOW_MEAN", "[128.0]"], "DATA.FLOW_MEAN needs one value per channel"),
+        (["NETWORK_TIMEOUT", "0"], "NETWORK_TIMEOUT must be a number of seconds > 0"),
+        (["SOLVER", "5"], "config key SOLVER is a section of keys"),
     ],
 )
 def test_inconsistent_values_are_rejected_naming_the_keys(opts, keys):
@@ -118,3 +124,35 @@ def test_a_per_pathway_list_is_one_line_not_a_traceback_from_conv3d():
     with pytest.raises(ConfigError) as err:
         load_config(None, ["RESNET.SPATIAL_STRIDES", "[[1, 1], [2, 2], [2, 2], [2, 2]]"])
     assert "\n" not in str(err.value) and "RESNET.SPATIAL_STRIDES" in str(err.value)
+
+
+def test_a_base_cycle_is_one_line_naming_the_files(tmp_path):
+    first = _write(tmp_path / "a.yaml", "_BASE_: b.yaml\n")
+    _write(tmp_path / "b.yaml", "_BASE_: [c.yaml, a.yaml]\n")
+    _write(tmp_path / "c.yaml", "MODEL:\n  NUM_CLASSES: 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(first)
+    assert str(info.value) == f"_BASE_ cycle: {tmp_path / 'a.yaml'} -> {tmp_path / 'b.yaml'} -> {tmp_path / 'a.yaml'}"
+    with pytest.raises(ConfigError, match="_BASE_ cycle: .*self.yaml -> .*self.yaml"):
+        load_config(_write(tmp_path / "self.yaml", "_BASE_: self.yaml\n"))
+
+
+def test_a_diamond_of_bases_is_no_cycle(tmp_path):
+    _write(tmp_path / "root.yaml", "MODEL:\n  NUM_CLASSES: 3\n")
+    _write(tmp_path / "left.yaml", "_BASE_: root.yaml\nDATA:\n  NUM_FRAMES: 4\n")
+    _write(tmp_path / "right.yaml", "_BASE_: root.yaml\nSOLVER:\n  MAX_EPOCH: 2\n")
+    cfg = load_config(_write(tmp_path / "top.yaml", "_BASE_: [left.yaml, right.yaml]\nDATA:\n  NUM_FRAMES: 6\n"))
+    assert (cfg.MODEL.NUM_CLASSES, cfg.DATA.NUM_FRAMES, cfg.SOLVER.MAX_EPOCH) == (3, 6, 2)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_an_empty_config_file_is_one_line(tmp_path, text):
+    empty = _write(tmp_path / "empty.yaml", text)
+    with pytest.raises(ConfigError, match=r"empty\.yaml: the config file is empty \(no config keys\)$"):
+        load_config(empty)
+
+
+def test_a_section_given_a_value_is_named_as_a_section(tmp_path):
+    bad = _write(tmp_path / "bad.yaml", "SOLVER: 5\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: config key SOLVER is a section of keys .* got SOLVER = 5$"):
+        load_config(bad)

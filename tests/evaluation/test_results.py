@@ -182,6 +182,8 @@ def _first_video(**changes):
     (_raw(classes=["a", "b", "a"]), "class name 'a' appears twice"),
     (_raw(failed=None), "failed must be a list"),
     (_raw(metrics={"top1": "high"}), "metrics must hold top1"),
+    (_first_video(probs=[0.7, -0.2, 0.1]), "video 'v0' has score -0.2; scores are softmax scores, never negative"),
+    ({k: v for k, v in _raw().items() if k != "classes"}, "no classes field"),
 ])
 def test_load_results_refuses_each_malformed_field_in_one_line(tmp_path, document, message):
     path = tmp_path / "bad.json"

@@ -3,7 +3,9 @@ a server on 127.0.0.1 serves them; an unreachable URL is one line."""
 
 import functools
 import http.server
+import socket
 import threading
+import time
 
 import pytest
 import torch
@@ -20,6 +22,7 @@ from video3d.evaluation.results import (
     save_results,
     summarise,
 )
+from video3d.utils import paths
 
 
 @pytest.fixture
@@ -87,3 +90,61 @@ def test_an_unreachable_or_missing_url_is_one_line(server):
     cfg.DATA.PATH_TO_DATA_DIR = "http://127.0.0.1:9/lists"
     with pytest.raises(DataError, match="cannot fetch http://127.0.0.1:9/lists/train.csv: "):
         kinetics_records(cfg, "train")
+
+
+def _serve(folder, requests):
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_two_servers_serving_the_same_path_are_two_files(tmp_path, monkeypatch):
+    """iopath's handler cached by URL path alone: the second server's file was the first's."""
+    monkeypatch.setenv("FVCORE_CACHE", str(tmp_path / "cache"))
+    servers, requests = [], [[], []]
+    for i in range(2):
+        folder = tmp_path / f"served{i}"
+        folder.mkdir()
+        ckpt.save_checkpoint(str(folder / "checkpoint_best.pyth"), {"model_state": {}, "epoch": i})
+        servers.append(_serve(folder, requests[i]))
+    try:
+        urls = [f"http://127.0.0.1:{s.server_address[1]}/checkpoint_best.pyth" for s in servers]
+        assert [ckpt.load_checkpoint(url)["epoch"] for url in urls] == [0, 1]
+        assert ckpt.load_checkpoint(urls[0] + "?v=2")["epoch"] == 0
+        assert requests == [["/checkpoint_best.pyth", "/checkpoint_best.pyth?v=2"], ["/checkpoint_best.pyth"]]
+    finally:
+        for httpd in servers:
+            httpd.shutdown()
+            httpd.server_close()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port on 127.0.0.1 whose connections are accepted (by the kernel) and never answered."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_timeout(silent_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("FVCORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(paths, "_timeout", [0.3])
+    url = f"http://127.0.0.1:{silent_server}/checkpoint_best.pyth"
+    started = time.monotonic()
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(url)
+    assert time.monotonic() - started < 5
+    assert str(info.value) == f"cannot fetch {url}: no answer in 0.3 s (NETWORK_TIMEOUT / --timeout)"
+    with pytest.raises(ConfigError, match="no answer in 0.3 s"):
+        load_config(f"http://127.0.0.1:{silent_server}/run.yaml", [])
+    assert not list((tmp_path / "cache").rglob("*.pyth")) and not list((tmp_path / "cache").rglob(".tmp-*"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from video3d.config import get_cfg
 from video3d.config.keys import find_leaf
 from video3d.errors import Video3DError
 from video3d.known_names import load_checked_config
+from video3d.utils.paths import DEFAULT_TIMEOUT, set_network_timeout
 
 USER_ERROR = 2
 INTERRUPTED = 130
@@ -60,7 +62,16 @@ def config_parser(doc: str | None, usage: str | None = None) -> argparse.Argumen
     parser.add_argument("--cfg", dest="cfg_files", nargs="+", metavar="FILE",
                         help="YAML config file(s), merged in order (later files win)")
     parser.add_argument("--opts", action="store_true", help="marks the start of KEY VALUE overrides (optional)")
+    add_timeout_flag(parser)
     return parser
+
+
+def add_timeout_flag(parser: argparse.ArgumentParser) -> None:
+    """`--timeout SECONDS`: how long a remote server (http(s) paths, an RTSP input) may stay
+    silent; the config key NETWORK_TIMEOUT, which the flag overrides."""
+    parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
+                        help="give up on an http(s) server or RTSP source silent this long "
+                             f"(config key NETWORK_TIMEOUT, default {DEFAULT_TIMEOUT:g})")
 
 
 def split_cfg_files(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -128,8 +139,16 @@ def split_overrides(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def load_cfg(args: argparse.Namespace, overrides: Sequence[str]) -> CfgNode:
     """The checked config of `args.cfg_files` (in order) plus `overrides`: its values, then
-    the names that select builders (video3d.known_names)."""
-    return load_checked_config(args.cfg_files, overrides)
+    the names that select builders (video3d.known_names). `--timeout` applies from the first
+    fetch on (a config given as a URL) and overrides NETWORK_TIMEOUT; the config's value then
+    applies to the rest of the run."""
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None:
+        set_network_timeout(timeout)
+        overrides = [*overrides, "NETWORK_TIMEOUT", repr(timeout)]
+    cfg = load_checked_config(args.cfg_files, overrides)
+    set_network_timeout(cfg.NETWORK_TIMEOUT)
+    return cfg
 
 
 def positive_int(text: str) -> int:
@@ -137,6 +156,17 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from video3d.cli.base import command
+from video3d.cli.base import add_timeout_flag, command
 from video3d.evaluation.results import fuse_results, load_results, save_results
+from video3d.utils.paths import set_network_timeout
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -23,6 +24,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("results", nargs="+", metavar="RESULTS", help="results JSON files to fuse")
     parser.add_argument("--weights", nargs="+", type=float, metavar="W", help="one weight per file (default 1)")
     parser.add_argument("--out", metavar="PATH", help="write the fused results (same format) here")
+    add_timeout_flag(parser)
     args = parser.parse_args(argv)
     if len(args.results) < 2:
         parser.error("give at least two results files to fuse")
@@ -48,6 +50,8 @@ def _metrics_line(name: str, metrics: dict) -> str:
 def main(argv: list[str]) -> int:
     """Print each input's metrics and the fused ones; write the fused results with --out."""
     args = parse_args(argv)
+    if args.timeout is not None:
+        set_network_timeout(args.timeout)
     documents = [load_results(path) for path in args.results]
     fused = fuse_results(documents, args.weights, args.results)
     for path, document in zip(args.results, documents, strict=True):

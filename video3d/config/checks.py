@@ -103,6 +103,22 @@ def _check_consistency(cfg: CfgNode) -> None:
                           f"it needs RESNET.BLOCK bottleneck, got {cfg.RESNET.BLOCK}")
     if cfg.NUM_GPUS < 0:
         raise ConfigError(f"config key NUM_GPUS must be >= 0, got {cfg.NUM_GPUS}")
+    if not cfg.NETWORK_TIMEOUT > 0:
+        raise ConfigError(f"config key NETWORK_TIMEOUT must be a number of seconds > 0, got {cfg.NETWORK_TIMEOUT}")
+    if cfg.DATA_LOADER.NUM_WORKERS < 0:
+        raise ConfigError(f"config key DATA_LOADER.NUM_WORKERS must be >= 0 (0 = load in the main process), "
+                          f"got {cfg.DATA_LOADER.NUM_WORKERS}")
+    _check_normalisation(cfg)
+
+
+def _check_normalisation(cfg: CfgNode) -> None:
+    """One mean and one std per channel, stds > 0: caught here rather than by the first batch."""
+    for key, channels in (("DATA.MEAN", 3), ("DATA.STD", 3), ("DATA.FLOW_MEAN", 2), ("DATA.FLOW_STD", 2)):
+        values = list(get_value(cfg, key))
+        if len(values) != channels:
+            raise ConfigError(f"config key {key} needs one value per channel ({channels}), got {values}")
+        if key.endswith("STD") and not all(v > 0 for v in values):
+            raise ConfigError(f"config key {key} values must be > 0, got {values}")
 
 
 def _check_flow_resize(cfg: CfgNode) -> None:

@@ -17,7 +17,7 @@ from video3d.config.checks import ConfigError, check_config
 from video3d.config.defaults import get_cfg
 from video3d.config.pyslowfast import REFUSED_ARCHS, Sieve, refused_arch, sieve_items, sieve_tree
 from video3d.utils.logging import get_logger
-from video3d.utils.paths import local_copy
+from video3d.utils.paths import is_local, local_copy
 
 logger = get_logger(__name__)
 
@@ -70,22 +70,64 @@ def _check_arch(tree: dict, source: str) -> None:
         raise ConfigError(f"{source}: MODEL.ARCH {arch}: {why}; video3d builds {', '.join(BUILT_ARCHS)}")
 
 
-def _read_yaml(path: str) -> dict:
-    if not os.path.isfile(local_copy(path, ConfigError)):  # a URL: fetched once into the iopath cache
-        raise ConfigError(f"config file not found: {path}")
+def _base_path(base, path: str) -> str:
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: _BASE_ must be a file name or a list of file names, got {base!r}")
+    base = os.path.expanduser(base)
+    if os.path.isabs(base) or not is_local(base):
+        return base
+    return os.path.join(os.path.dirname(path), base)  # relative to the including file (a URL too)
+
+
+def _merge_tree(tree: dict, into: dict, path: str) -> None:
+    """fvcore's merge of a file onto its bases: sections merge key by key, values replace."""
+    for key, value in tree.items():
+        if isinstance(value, dict) and key in into:
+            if not isinstance(into[key], dict):
+                raise ConfigError(f"{path}: {key} is a section here but a value ({into[key]!r}) in its _BASE_")
+            _merge_tree(value, into[key], path)
+        else:
+            into[key] = value
+
+
+def _load_yaml_tree(path: str, chain: tuple[str, ...] = ()) -> dict:
+    """The YAML mapping of `path` merged onto its `_BASE_` file(s), as fvcore's
+    load_yaml_with_base does, but a cycle, an empty file and a missing base are one line."""
+    identity = os.path.realpath(path) if is_local(path) else path
+    if identity in chain:
+        cycle = [*chain[chain.index(identity):], identity]
+        raise ConfigError(f"_BASE_ cycle: {' -> '.join(cycle)}")
+    local = local_copy(path, ConfigError)  # a URL: fetched once per run into the iopath cache
+    if not os.path.isfile(local):
+        raise ConfigError(f"base config file not found: {path}" if chain else f"config file not found: {path}")
     try:
-        tree = CfgNode.load_yaml_with_base(path)
-    except FileNotFoundError as err:  # a missing _BASE_ file
-        raise ConfigError(f"{path}: base config file not found: {err.filename or err}") from err
+        with open(local, encoding="utf-8") as handle:
+            tree = yaml.safe_load(handle)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from err
-    except (KeyError, ValueError, AssertionError, TypeError) as err:
-        raise _translate(err, path) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from err
     if tree is None:
-        return {}
+        raise ConfigError(f"{path}: the config file is empty (no config keys)")
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(tree).__name__}")
-    return tree
+    if "_BASE_" not in tree:
+        return tree
+    bases = tree.pop("_BASE_")
+    merged: dict = {}
+    for base in bases if isinstance(bases, list) else [bases]:
+        _merge_tree(_load_yaml_tree(_base_path(base, path), (*chain, identity)), merged, path)
+    _merge_tree(tree, merged, path)
+    return merged
+
+
+def _read_yaml(path: str) -> dict:
+    try:
+        return _load_yaml_tree(path)
+    except (KeyError, ValueError, AssertionError, TypeError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise _translate(err, path) from err
 
 
 def _merge_file(cfg: CfgNode, path: str) -> None:

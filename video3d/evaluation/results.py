@@ -17,8 +17,8 @@ Results file (`TEST.SAVE_RESULTS_PATH`), format "video3d-results-v1", UTF-8 JSON
 `probs` are the view-aggregated softmax scores (`DATA.ENSEMBLE_METHOD`: a mean sums to 1; sum
 and max do not); for FFC models the mean over the seven outputs, while `pred` is the class the
 test rule chose (the vote). Videos are sorted by their index in the test list.
-`load_results` checks every field (`validate_results`): each video once, K finite scores,
-labels and predictions among the K classes, distinct class names.
+`load_results` checks every field (`validate_results`): each video once, K finite scores >= 0,
+labels and predictions among the K classes, distinct class names, a classes field (null or names).
 """
 
 from __future__ import annotations
@@ -189,6 +189,8 @@ def validate_results(document, path: str) -> None:
         metrics.get(key) is None or _is_number(metrics.get(key)) for key in ("top1", "top5", "mean_class_acc")
     ) or not _is_int(metrics.get("num_videos")):
         raise DataError(f"{path}: metrics must hold top1, top5, mean_class_acc (numbers or null) and num_videos")
+    if "classes" not in document:  # null says "no names"; a missing key, a file from elsewhere
+        raise DataError(f"{path}: no classes field (a list of class names, or null when the run had none)")
 
 
 def _check_video(video: dict, position: int, num_classes: int, path: str) -> None:
@@ -208,6 +210,9 @@ def _check_video(video: dict, position: int, num_classes: int, path: str) -> Non
     bad = [p for p in probs if not (_is_number(p) and math.isfinite(p))]
     if bad:
         raise DataError(f"{where} has score {bad[0]!r}; scores must be finite numbers")
+    negative = [p for p in probs if p < 0]
+    if negative:
+        raise DataError(f"{where} has score {negative[0]!r}; scores are softmax scores, never negative")
 
 
 def _class_order(document: Mapping, reference: Mapping, name: str, ref_name: str) -> list[int] | None:
