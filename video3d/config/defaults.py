@@ -31,9 +31,9 @@ _C.TRAIN.CHECKPOINT_ITERS = 0  # iterations between rolling "last" checkpoints; 
 _C.TRAIN.AUTO_RESUME = True  # resume from the newest complete checkpoint in OUTPUT_DIR
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""  # initial weights (3D, or 2D with CHECKPOINT_INFLATE)
 _C.TRAIN.CHECKPOINT_INFLATE = False  # the initial weights are a 2D network's, inflate them
-_C.TRAIN.CHECKPOINT_INFLATE_METHOD = "centre"  # 2D to 3D inflation: centre (exact) or mean (I3D)
+_C.TRAIN.CHECKPOINT_INFLATE_METHOD = "auto"  # 2D to 3D inflation: centre (exact), mean (I3D), auto (mean for slow/c2d/i3d as PySlowFast, else centre)
 _C.TRAIN.CHECKPOINT_EPOCH_RESET = False  # True: start at epoch 0; False: continue the file's epoch and optimizer (PySlowFast)
-_C.TRAIN.CHECKPOINT_ALLOW_PARTIAL = False  # initial weights may leave backbone tensors untouched
+_C.TRAIN.CHECKPOINT_ALLOW_PARTIAL = False  # initial weights may leave backbone tensors untouched (missing or of another shape)
 _C.TRAIN.MIXED_PRECISION = "fp32"  # training autocast: auto, fp32, bf16, fp16 (video3d/utils/precision.py)
 _C.TRAIN.ACCUM_STEPS = 1  # micro-batches per optimiser step (gradient accumulation)
 _C.TRAIN.CLIP_GRAD_NORM = 0.0  # max gradient L2 norm; 0 = no clipping

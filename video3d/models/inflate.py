@@ -41,7 +41,14 @@ def mean_inflation(weight: torch.Tensor, temporal_kernel: int) -> torch.Tensor:
     return weight.unsqueeze(2).repeat(1, 1, temporal_kernel, 1, 1) / temporal_kernel
 
 
-INFLATE_METHODS = Choices("TRAIN.CHECKPOINT_INFLATE_METHOD", {"centre": centre_inflation, "mean": mean_inflation})
+def _auto_inflation(weight: torch.Tensor, temporal_kernel: int) -> torch.Tensor:
+    raise ValueError("TRAIN.CHECKPOINT_INFLATE_METHOD auto is resolved by the config's MODEL.ARCH first "
+                     "(video3d.engine.initial_weights.inflate_method)")
+
+
+# auto: mean for PySlowFast's archs (its inflate_weight), centre for resnet3d.
+INFLATE_METHODS = Choices("TRAIN.CHECKPOINT_INFLATE_METHOD",
+                          {"auto": _auto_inflation, "centre": centre_inflation, "mean": mean_inflation})
 
 
 def _strip_wrappers(key: str) -> str:
@@ -67,22 +74,25 @@ def _first_conv_weight(model: nn.Module) -> str | None:
 
 
 def load_pretrained(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
-                    inflate_method: str | None = None) -> dict[str, list[str]]:
+                    inflate_method: str | None = None, allow_partial: bool = False) -> dict[str, list[str]]:
     """Copy `state_dict` into `model` by name and return a report.
 
     - `inflate_method` "centre" / "mean": 4D conv kernels become 5D (`inflate_weight`).
     - The stem's first conv with other input channels (RGB -> flow): its input channels are
       averaged and repeated (cross-modality init, TSN, Wang et al. 2016, section 3.2).
     - A `head.*` tensor of another shape (another class count) is skipped: fine-tuning.
-    Any other shape mismatch raises CheckpointError naming the tensor.
+    Any other shape mismatch raises CheckpointError naming the tensor, unless `allow_partial`
+    (TRAIN.CHECKPOINT_ALLOW_PARTIAL): then the tensor is skipped and listed under mismatched.
 
-    Report keys: loaded, inflated, channel_averaged, skipped_head, unexpected (source names
-    with no counterpart), missing (model names left at their current values).
+    Report keys: loaded, inflated, channel_averaged, skipped_head, mismatched ("name [file
+    shape] vs [model shape]"), unexpected (source names with no counterpart), missing (model
+    names left at their current values).
     """
     target = model.state_dict()
     first_conv = _first_conv_weight(model)
     report: dict[str, list[str]] = {key: [] for key in
-                                    ("loaded", "inflated", "channel_averaged", "skipped_head", "unexpected", "missing")}
+                                    ("loaded", "inflated", "channel_averaged", "skipped_head", "mismatched",
+                                     "unexpected", "missing")}
     updates: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         name = _target_name(key, target)
@@ -100,6 +110,9 @@ def load_pretrained(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
         if value.shape != wanted:
             if name.startswith("head."):
                 report["skipped_head"].append(name)
+                continue
+            if allow_partial:
+                report["mismatched"].append(f"{name} {list(value.shape)} vs {list(wanted)}")
                 continue
             raise CheckpointError(
                 f"pretrained tensor {key} has shape {list(value.shape)}, model {name} needs {list(wanted)}"
@@ -132,6 +145,9 @@ def partial_load_message(path: str, report: Mapping[str, list[str]], examples: i
     loaded = len(report.get("loaded", []))
     line = (f"initial weights {path} leave {len(missing)} of {len(missing) + loaded} backbone tensors unloaded "
             f"(e.g. {', '.join(missing[:examples])})")
+    mismatched = report.get("mismatched", [])
+    if mismatched:
+        line += f"; {len(mismatched)} of another shape skipped (e.g. {', '.join(mismatched[:examples])})"
     if report.get("unexpected"):
         line += f"; {len(report['unexpected'])} tensors of the file match no model name (e.g. " \
                 f"{', '.join(report['unexpected'][:examples])})"
