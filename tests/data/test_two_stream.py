@@ -46,6 +46,23 @@ def test_one_decode_gives_the_single_stream_views_of_both_models(videos, monkeyp
     assert torch.equal(item["views"], expected_rgb) and torch.equal(item["flow_views"], expected_flow)
 
 
+def test_a_flow_model_at_its_own_frame_rate_still_decodes_once(videos, monkeypatch):
+    # DATA.FLOW_FPS 15 on 30 fps videos: flow index i is frames 2i -> 2i + 2; those are prefetched.
+    # The RGB model takes two frames only, so the flow's frames are not among its frames anyway.
+    rgb_cfg = load_config(None, [*RGB, "DATA.NUM_FRAMES", "2", "DATA.SAMPLING_RATE", "1", "TEST.NUM_ENSEMBLE_VIEWS", "1"])
+    flow_cfg = load_config(None, [*FLOW, "DATA.FLOW_FPS", "15.0"])
+    rgb, flow = multiview_dataset(rgb_cfg, videos, "kinetics"), multiview_dataset(flow_cfg, videos, "kinetics")
+    expected_flow = flow.views(0)
+    calls = []
+    decode = PyAVSource.get_frames
+    monkeypatch.setattr(PyAVSource, "get_frames", lambda self, indices: calls.append(list(indices)) or decode(self, indices))
+    item = TwoStreamDataset(rgb, flow, FlowRecipe.from_cfg(flow_cfg))[0]
+    assert item["error"] is None and len(calls) == 1
+    pairs = {i for clip in flow.clip_positions(4, 15.0, 2) for i in clip}  # 5 frames at 15 fps: 4 pairs
+    assert {2 * i for i in pairs} | {2 * i + 2 for i in pairs} <= set(calls[0])
+    assert torch.equal(item["flow_views"], expected_flow)
+
+
 def test_a_video_that_fails_in_either_stream_fails_the_item(videos):
     rgb_cfg, flow_cfg = load_config(None, RGB), load_config(None, FLOW)
     dataset = TwoStreamDataset(multiview_dataset(rgb_cfg, videos, "kinetics"),

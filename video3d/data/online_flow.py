@@ -158,9 +158,14 @@ class OnlineFlowSource(FrameSource):
     def pts_per_frame(self) -> float | None:
         return self.video.pts_per_frame if self.recipe.fps is None else None
 
+    def source_frames(self, indices) -> list[int]:
+        """The video's frames the flow at `indices` is computed from (both ends of each pair,
+        after DATA.FLOW_FPS resampling), sorted: what to prefetch for one decoder call."""
+        return sorted({self._source(f) for i in indices for f in (i, i + 1)})
+
     def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
         ends = {i: (self._source(i), self._source(i + 1)) for i in wanted}
-        frames = sorted({f for pair in ends.values() for f in pair})
+        frames = self.source_frames(wanted)
         rgb = self.video.get_frames(frames).numpy()
         gray = {index: flow_gray(image, self._size) for index, image in zip(frames, rgb, strict=True)}
         firsts = np.stack([gray[ends[i][0]] for i in wanted])

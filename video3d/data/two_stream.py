@@ -2,8 +2,9 @@
 
 `TwoStreamDataset` pairs an RGB and a flow `MultiViewDataset` over the same video files (each
 with its own model's clips and crops). Item i opens video i once, fetches in one decoder call
-the union of the frames the RGB clips need and the frames the flow clips' pairs need (frame
-i and i + 1 of flow index i), then builds the RGB views from those frames and the flow views
+the union of the frames the RGB clips need and the frames the flow clips' pairs need (asked
+of the flow source: frames i and i + 1 of flow index i, or the frames DATA.FLOW_FPS resampling
+picks), then builds the RGB views from those frames and the flow views
 from their flow (`OnlineFlowSource` with the flow model's recipe). Item: `{"views": uint8 RGB
 views, "flow_views": uint8 flow views, "label", "index", "video_id", "error"}`; a failure in
 either stream fails the item (`failed_item`, with "flow_views" None too).
@@ -90,7 +91,7 @@ class TwoStreamDataset(Dataset):
             flow = OnlineFlowSource(frames, self.recipe)
             rgb_frames = {i for clip in self.rgb.clips_of(frames) for i in clip}
             pairs = {i for clip in self.flow.clips_of(flow) for i in clip}
-            frames.prefetch(rgb_frames | pairs | {i + 1 for i in pairs})
+            frames.prefetch(rgb_frames | set(flow.source_frames(pairs)))
             return self.rgb.views_of(frames), self.flow.views_of(flow)
 
     def __getitem__(self, index: int) -> dict:
