@@ -8,7 +8,7 @@ DATA.TEST_CROP_SIZE, any batch size B) normalised as in testing, and returns the
 video3d-predict / video3d-demo, which accept the file as --checkpoint). Before the command
 returns, the file is run on random clips (batch 2 and 3) and compared with the eager model:
 the largest difference relative to the largest logit must be <= 1e-4, else exit code 1.
-Default --out: the checkpoint's name with .onnx / .torchscript.pt. The class names (DATA.CLASS_NAMES_FILE,
+Default --out: the checkpoint's name with .onnx / .torchscript.pt (for a URL, in the current folder). The class names (DATA.CLASS_NAMES_FILE,
 else those stored in the checkpoint) go into the file, for predict and demo.
 """
 
@@ -16,14 +16,23 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.parse
 
 from video3d.cli.base import command, config_parser, load_cfg, parse_config_args
 from video3d.errors import DataError
 from video3d.inference.class_names import model_class_names
 from video3d.inference.export import FORMATS, TOLERANCE, export_model
 from video3d.inference.runners import load_runner, model_file_kind
+from video3d.utils.paths import is_local
 
 _SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+
+
+def _default_out(checkpoint: str, fmt: str) -> str:
+    """Beside a local checkpoint; in the current folder for a URL (named after its file)."""
+    if not is_local(checkpoint):
+        checkpoint = os.path.basename(urllib.parse.urlsplit(checkpoint).path) or "model"
+    return os.path.splitext(checkpoint)[0] + _SUFFIX[fmt]
 
 
 @command
@@ -37,7 +46,7 @@ def main(argv: list[str]) -> int:
     cfg = load_cfg(args, overrides)
     if model_file_kind(args.checkpoint) != "checkpoint":
         raise DataError(f"--checkpoint {args.checkpoint} is already an exported model; export from the .pyth")
-    out = args.out or os.path.splitext(args.checkpoint)[0] + _SUFFIX[args.format]
+    out = args.out or _default_out(args.checkpoint, args.format)
     if os.path.isdir(out):
         raise DataError(f"--out {out} is a folder; give a file name")
     model = load_runner(cfg, args.checkpoint)

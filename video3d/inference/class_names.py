@@ -41,7 +41,7 @@ def stored_class_names(model: nn.Module, path: str) -> list[str] | None:
     note = getattr(model, "note", None)
     if isinstance(note, dict):
         return valid_names(note.get(CHECKPOINT_KEY))
-    if not path or not os.path.isfile(path):
+    if not path or not is_file(path):  # a URL: the copy fetched for the model
         return None
     return valid_names(load_checkpoint(path, mmap=True).get(CHECKPOINT_KEY))
 

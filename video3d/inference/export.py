@@ -20,10 +20,10 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.errors import ConfigError
+from video3d.errors import ConfigError, DataError
 from video3d.inference.runners import EXPORT_NOTE, OnnxRunner, TorchScriptRunner, expected_input, export_note
 from video3d.models.pooling import ChannelsLastMaxPool3d
-from video3d.utils.io import atomic_write
+from video3d.utils.io import atomic_write, write_failure
 
 FORMATS = ("onnx", "torchscript")
 ONNX_OPSET = 17
@@ -73,14 +73,17 @@ def export_model(model: nn.Module, cfg: CfgNode, fmt: str, path: str, seed: int 
     shape = expected_input(cfg)
     example = torch.randn([2, *shape], generator=generator)
     note = json.dumps(export_note(cfg, class_names))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_write(path, "wb") as handle, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notes
-        if fmt == "onnx":
-            _write_onnx(model, example, note, handle)
-        else:
-            traced = torch.jit.trace(model, example, check_trace=False)
-            torch.jit.save(traced, handle, _extra_files={EXPORT_NOTE: note})
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with atomic_write(path, "wb") as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notes
+            if fmt == "onnx":
+                _write_onnx(model, example, note, handle)
+            else:
+                traced = torch.jit.trace(model, example, check_trace=False)
+                torch.jit.save(traced, handle, _extra_files={EXPORT_NOTE: note})
+    except OSError as error:  # an unwritable folder, a full disk: nothing is left under `path`
+        raise DataError(write_failure(path, error)) from None
     runner = OnnxRunner(path) if fmt == "onnx" else TorchScriptRunner(path)
     errors = []
     batches = (2, 3)

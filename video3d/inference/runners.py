@@ -22,6 +22,7 @@ from torch import nn
 
 from video3d.errors import CheckpointError
 from video3d.evaluation.evaluator import load_test_model
+from video3d.utils.paths import local_copy
 
 EXPORT_NOTE = "video3d.json"  # ONNX metadata key / TorchScript extra file holding `export_note`
 
@@ -107,13 +108,15 @@ class TorchScriptRunner(nn.Module):
 
 def model_file_kind(path: str) -> str:
     """"onnx", "torchscript" or "checkpoint": by the .onnx suffix, else by the zip archive's
-    layout (TorchScript archives hold code/, a torch.save checkpoint only data)."""
-    if not os.path.isfile(path):
+    layout (TorchScript archives hold code/, a torch.save checkpoint only data). A URL is
+    fetched (once per run) and its copy examined."""
+    local = local_copy(path, CheckpointError)
+    if not os.path.isfile(local):
         raise CheckpointError(f"model file not found: {path}")
-    if path.lower().endswith(".onnx"):
+    if local.lower().endswith(".onnx"):
         return "onnx"
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+    if zipfile.is_zipfile(local):
+        with zipfile.ZipFile(local) as archive:
             if any("/code/" in name for name in archive.namelist()):
                 return "torchscript"
     return "checkpoint"
@@ -126,7 +129,8 @@ def load_runner(cfg: CfgNode, path: str) -> nn.Module:
     kind = model_file_kind(path)
     if kind == "checkpoint":
         return load_test_model(cfg, path).eval()
-    runner = OnnxRunner(path) if kind == "onnx" else TorchScriptRunner(path)
+    local = local_copy(path, CheckpointError)  # a URL: the copy model_file_kind fetched
+    runner = OnnxRunner(local) if kind == "onnx" else TorchScriptRunner(local)
     _check_note(path, runner.note, cfg)
     return runner.eval()
 

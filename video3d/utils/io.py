@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left / disk quota exceeded
 
 
 def _umask() -> int:
@@ -38,3 +41,15 @@ def atomic_write_text(path: str, text: str) -> None:
     """Write `text` to `path` atomically."""
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for an OSError that says the disk (or the user's quota) is full."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL
+
+
+def write_failure(path: str, error: OSError) -> str:
+    """One line for a write that failed: the path and the reason ("No space left on device",
+    "Permission denied"), never a traceback."""
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"cannot write {path}: {reason}"
