@@ -14,12 +14,14 @@ are admitted at once (waiting or running); the next gets 503 before its body is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +104,10 @@ class VideoServer:
         shutil.rmtree(self.uploads, ignore_errors=True)  # a previous server's leftovers
         os.makedirs(self.uploads, exist_ok=True)
         self.admission = Admission(settings.queue)
+        # Predictions run one after the other on one thread: its memory is reused from request
+        # to request (a thread pool's many threads each keep their own malloc arena: the RSS
+        # grew by ~80 MiB per thread under load).
+        self.predict_thread = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.jobs = JobStore(os.path.join(self.work_dir, "jobs"), model, settings.max_jobs, settings.job_ttl_s,
                              settings.jobs_disk_bytes, on_end=lambda job: self.admission.leave())
 
@@ -109,6 +115,7 @@ class VideoServer:
         """Stop the jobs, then remove the work folder's uploads and jobs (all of it when the
         server made it)."""
         self.jobs.close()
+        self.predict_thread.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.work_dir if self._own_work_dir else self.uploads, ignore_errors=True)
         if not self._own_work_dir:
             shutil.rmtree(self.jobs.root, ignore_errors=True)
@@ -125,10 +132,12 @@ class VideoServer:
         saved = None
         try:
             saved = await self._upload(request)
-            entry, seconds = await run_in_threadpool(self.model.predict, saved.path, saved.name)
+            entry, seconds, cpu_seconds = await asyncio.get_running_loop().run_in_executor(
+                self.predict_thread, self.model.predict, saved.path, saved.name)
             if entry["error"] is not None:
                 return error(422, f"{saved.name}: {entry['error']}")
-            return JSONResponse([entry], headers={"Server-Timing": f"predict;dur={seconds * 1000:.1f}"})
+            timing = f"predict;dur={seconds * 1000:.1f}, predict-cpu;dur={cpu_seconds * 1000:.1f}"
+            return JSONResponse([entry], headers={"Server-Timing": timing})
         except UploadError as refused:
             return error(refused.status, refused.message)
         except ClientGone:

@@ -182,7 +182,7 @@ class JobStore:
             report = demo.run(video, job.folder)
             if report.stopped:
                 raise Video3DError(f"{job.source}: {report.stopped.replace(video, job.source)}")
-            job.prediction, _ = self.model.predict(video, job.source)
+            job.prediction = self.model.predict(video, job.source)[0]
             if not os.path.isfile(os.path.join(job.folder, SEGMENTS_JSON)):
                 duration = report.frames / report.fps if report.fps else None
                 atomic_write_text(os.path.join(job.folder, SEGMENTS_JSON),

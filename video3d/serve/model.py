@@ -19,16 +19,18 @@ from video3d.inference.runners import expected_input, load_runner, model_file_ki
 
 
 class SerialRunner(nn.Module):
-    """`runner` behind a lock: requests and jobs interleave forward by forward, never share one
-    (two forwards at once only fight over the same cores and memory)."""
+    """`runner` behind a lock: jobs take it for each window's forward, a prediction for its whole
+    video (decode included), so work interleaves but never runs side by side. Eight requests
+    decoding and classifying at once cost ~50 % more CPU than one after the other (threads
+    contending for the GIL, eight videos' views in memory; benchmarks/bench_serve.py)."""
 
     def __init__(self, runner: nn.Module):
         super().__init__()
         self.runner = runner
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()  # a prediction holds it and its forwards take it again
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        with self._lock:
+        with self.lock:
             return self.runner(clips)
 
 
@@ -69,13 +71,14 @@ class ServedModel:
                 "checkpoint": {"file": os.path.basename(self.checkpoint), "kind": model_file_kind(self.checkpoint),
                                "checksum": self.checksum}}
 
-    def predict(self, path: str, shown_name: str) -> tuple[dict, float]:
-        """The `predict.py --json` entry of one file (its path shown as `shown_name`) and the
-        seconds `predict_files` took."""
-        began = time.perf_counter()
-        (prediction,) = predict_files(self.cfg, self.runner, [path])
-        seconds = time.perf_counter() - began
+    def predict(self, path: str, shown_name: str) -> tuple[dict, float, float]:
+        """The `predict.py --json` entry of one file (its path shown as `shown_name`), and the
+        wall and CPU seconds `predict_files` took (not counting the wait for the model)."""
+        with self.runner.lock:
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            (prediction,) = predict_files(self.cfg, self.runner, [path])
+            seconds, cpu_seconds = time.perf_counter() - began, time.thread_time() - began_cpu
         prediction.path = shown_name
         if prediction.error is not None:  # the data layer may name the temp file; show the client's
             prediction.error = prediction.error.replace(path, shown_name)
-        return prediction.as_json(self.names), seconds
+        return prediction.as_json(self.names), seconds, cpu_seconds
