@@ -53,15 +53,28 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(args, message, tmp_pa
     assert res.stdout == ""
 
 
-def test_several_cfg_files_merge_in_order_then_bare_overrides(tmp_path):
-    extra = tmp_path / "extra.yaml"
-    extra.write_text("SOLVER:\n  MAX_EPOCH: 5\n  BASE_LR: 0.5\n")
-    out = tmp_path / "run"
-    res = run("--cfg", DEMO, str(extra), *NO_JOBS, "SOLVER.BASE_LR", "0.25", "OUTPUT_DIR", str(out))
+def test_several_cfg_files_run_one_job_each_in_order_with_the_overrides(tmp_path):
+    # PySlowFast's run_net: `--cfg A.yaml B.yaml` is two jobs, not one merged config.
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(f"_BASE_: {DEMO}\nOUTPUT_DIR: {tmp_path / 'a'}\n")
+    second.write_text(f"SOLVER:\n  MAX_EPOCH: 5\nOUTPUT_DIR: {tmp_path / 'b'}\n")
+    res = run("--cfg", str(first), str(second), *NO_JOBS, "SOLVER.BASE_LR", "0.25")
     assert res.returncode == 0, res.stderr
-    written = yaml.safe_load((out / "config.yaml").read_text())
-    assert (written["SOLVER"]["MAX_EPOCH"], written["SOLVER"]["BASE_LR"]) == (5, 0.25)
-    assert written["MODEL"]["HEAD"] == "ffc"  # from the first file
+    a = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    b = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
+    assert (a["MODEL"]["HEAD"], a["SOLVER"]["MAX_EPOCH"], a["SOLVER"]["BASE_LR"]) == ("ffc", 40, 0.25)
+    assert (b["MODEL"]["HEAD"], b["SOLVER"]["MAX_EPOCH"], b["SOLVER"]["BASE_LR"]) == ("linear", 5, 0.25)
+    log = res.stdout + res.stderr
+    assert log.index(f"job 1 of 2: {first}") < log.index(f"job 2 of 2: {second}")
+
+
+def test_two_cfg_files_with_one_output_dir_is_one_line(tmp_path):
+    res = run("--cfg", DEMO, DEMO, *NO_JOBS, "OUTPUT_DIR", str(tmp_path / "same"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"error: --cfg {DEMO} and {DEMO} both write OUTPUT_DIR {tmp_path / 'same'} (one job per file: the second "
+        "would resume from the first); give each file its own OUTPUT_DIR"]
+    assert not (tmp_path / "same").exists()  # refused before the first job
 
 
 def test_pyslowfast_launch_flags_reach_the_config_and_name_torchrun_when_a_node_has_several_gpus(tmp_path):

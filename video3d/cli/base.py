@@ -51,7 +51,8 @@ def command(main: Callable[[list[str]], int]) -> Callable[[list[str] | None], in
     return entry
 
 
-def config_parser(doc: str | None, usage: str | None = None) -> argparse.ArgumentParser:
+def config_parser(doc: str | None, usage: str | None = None,
+                  cfg_help: str = "YAML config file(s), merged in order (later files win)") -> argparse.ArgumentParser:
     """An ArgumentParser with `--cfg FILE [FILE ...]` and `--opts`, for `parse_config_args`.
 
     Overrides are not declared: they are the `KEY VALUE` tokens argparse leaves over, given
@@ -60,7 +61,7 @@ def config_parser(doc: str | None, usage: str | None = None) -> argparse.Argumen
     parser = argparse.ArgumentParser(description=doc, usage=usage,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cfg", dest="cfg_files", nargs="+", metavar="FILE",
-                        help="YAML config file(s), merged in order (later files win)")
+                        help=cfg_help)
     parser.add_argument("--opts", action="store_true", help="marks the start of KEY VALUE overrides (optional)")
     add_timeout_flag(parser)
     return parser

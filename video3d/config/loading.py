@@ -154,8 +154,9 @@ def _merge_overrides(cfg: CfgNode, opts: list[str]) -> None:
 
 
 def load_config(cfg_file: str | Sequence[str] | None = None, opts: Sequence[str] = (), check: bool = True) -> CfgNode:
-    """Defaults, then each of `cfg_file` in order (each with its `_BASE_` chain first, as
-    PySlowFast's `--cfg A.yaml B.yaml`), then `opts` overrides."""
+    """Defaults, then each of `cfg_file` in order (each with its `_BASE_` chain first; later
+    files win), then `opts` overrides. The training CLI runs one job per file instead, as
+    PySlowFast's `--cfg A.yaml B.yaml` (video3d/cli/run_net.py)."""
     cfg = get_cfg()
     files = [cfg_file] if isinstance(cfg_file, str) else list(cfg_file or [])
     for path in files:
