@@ -51,26 +51,26 @@ def test_lr_batch_exponent_softens_the_linear_rule():
     assert mg.rescaled_solver(phases, [1.0, 0.1], 0.0)[1] == pytest.approx([1, 1, 1, 0.1])
     cfg = load_config(None, [*LONG, "SOLVER.MAX_EPOCH", "20", "SOLVER.STEPS", "[0, 10, 16]", "SOLVER.LRS",
                              "[1, 0.1, 0.01]", "MULTIGRID.LR_BATCH_EXPONENT", "0.5"])
-    trained = mg.training_config(cfg)
-    assert trained.SOLVER.LRS[0] == pytest.approx(mg.phase_at(mg.schedule_from_cfg(trained), 0).batch_factor ** 0.5)
+    schedule = mg.MultigridSchedule.from_cfg(cfg)
+    assert schedule.lrs[0] == pytest.approx(schedule.phase_at(0).batch_factor ** 0.5)
 
 
 def test_cosine_under_the_long_cycle_scales_each_phase():
     cfg = load_config(None, [*LONG, "SOLVER.MAX_EPOCH", "20", "SOLVER.STEPS", "[0, 10, 16]", "SOLVER.LR_POLICY",
                              "cosine", "SOLVER.WARMUP_EPOCHS", "0", "SOLVER.BASE_LR", "0.1",
                              "MULTIGRID.LR_BATCH_EXPONENT", "0.5"])
-    trained = mg.training_config(cfg)
-    phases = mg.schedule_from_cfg(trained)
-    assert trained.SOLVER.MAX_EPOCH == phases[-1].end_epoch == 30
-    assert list(trained.SOLVER.STEPS) == [0, 10, 16]  # they only mark the long cycles
+    schedule = mg.MultigridSchedule.from_cfg(cfg)
+    assert schedule.max_epoch == schedule.phases[-1].end_epoch == 30 and cfg.SOLVER.MAX_EPOCH == 20
+    assert list(schedule.steps) == [0, 10, 16]  # they only mark the long cycles
     for epoch in (0.5, 12.25, 29.5):
-        factor = mg.phase_at(phases, int(epoch)).batch_factor ** 0.5
-        assert mg.cosine_lr_factor(trained, epoch) == pytest.approx(factor)
+        factor = schedule.phase_at(int(epoch)).batch_factor ** 0.5
+        assert schedule.lr_factor(epoch) == pytest.approx(factor)
         expected = 0.1 * factor * (math.cos(math.pi * epoch / 30) + 1) / 2
-        assert lr_at_epoch(trained, epoch) == pytest.approx(expected)
-    assert mg.phase_at(phases, 0).batch_factor > 1 and mg.phase_at(phases, 29).batch_factor == 1
+        assert lr_at_epoch(cfg, epoch, schedule) == pytest.approx(expected)
+        assert lr_at_epoch(cfg, epoch) == pytest.approx(expected)  # the schedule built from cfg: the same
+    assert schedule.phase_at(0).batch_factor > 1 and schedule.phase_at(29).batch_factor == 1
     plain = load_config(None, ["SOLVER.LR_POLICY", "cosine", "SOLVER.MAX_EPOCH", "20"])
-    assert mg.cosine_lr_factor(plain, 3.0) == 1.0
+    assert mg.MultigridSchedule.from_cfg(plain).lr_factor(3.0) == 1.0
 
 
 def test_phase_of_an_epoch():
@@ -92,21 +92,25 @@ def test_short_cycle_shapes_scale_batch_crop_jitter_and_keep_the_time_span():
     assert pattern[2][1] == mg.ClipShape(4, 4, 56, 64, 80)
 
 
-def test_training_config_rewrites_the_solver_once():
+def test_the_schedule_holds_the_rescaled_solver_and_leaves_the_config_alone():
     cfg = load_config(None, [*LONG, "SOLVER.MAX_EPOCH", "20", "SOLVER.STEPS", "[0, 10, 16]",
                              "SOLVER.LRS", "[1, 0.1, 0.01]", "DATA.TRAIN_CROP_SIZE", "64", "DATA.TRAIN_JITTER_SCALES",
                              "[64, 80]", "DATA.NUM_FRAMES", "8"])
-    trained = mg.training_config(cfg)
-    assert trained.SOLVER.MAX_EPOCH == 30 and cfg.SOLVER.MAX_EPOCH == 20
-    assert trained.SOLVER.STEPS[0] == 0 and len(trained.SOLVER.LRS) == len(trained.SOLVER.STEPS)
-    assert mg.training_config(trained) is trained
-    assert mg.schedule_from_cfg(trained) == mg.schedule_from_cfg(cfg)
-    assert trained.DATA.NUM_FRAMES == 8 and trained.DATA.TRAIN_CROP_SIZE == 64  # validation and test: full shape
+    before = cfg.dump()
+    schedule = mg.MultigridSchedule.from_cfg(cfg)
+    assert schedule.max_epoch == 30 and cfg.SOLVER.MAX_EPOCH == 20
+    assert schedule.steps[0] == 0 and len(schedule.lrs) == len(schedule.steps)
+    assert cfg.dump() == before  # validation and test keep the full shape; nothing is rewritten
+    again = mg.MultigridSchedule.from_cfg(cfg)
+    assert (again.phases, again.steps, again.lrs) == (schedule.phases, schedule.steps, schedule.lrs)
+    full = schedule.without_cycles()
+    assert not full.cycles and full.max_epoch == 30 and not full.shape_changes_after(0)
+    assert schedule.shape_changes_after(schedule.phases[0].end_epoch - 1)
 
 
 def test_short_cycle_alone_stretches_the_epochs():
     cfg = load_config(None, [*SHORT, "SOLVER.MAX_EPOCH", "40", "SOLVER.LR_POLICY", "cosine"])
-    assert mg.training_config(cfg).SOLVER.MAX_EPOCH == 60
+    assert mg.MultigridSchedule.from_cfg(cfg).max_epoch == 60
 
 
 @pytest.mark.parametrize("opts, key", [

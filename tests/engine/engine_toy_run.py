@@ -35,7 +35,7 @@ class KillAfterStep(Hook):
         self.step = step
 
     def after_step(self, trainer) -> None:
-        if trainer.global_step == self.step:
+        if trainer.state.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from video3d.config import load_config, multigrid
+from video3d.config import load_config
 from video3d.data import ResumableSampler, set_loader_epoch
 from video3d.data.loader import per_process_batch_size
 from video3d.data.samplers import MultigridBatchSampler
@@ -90,18 +90,18 @@ def build_toy_model(cfg) -> nn.Module:
     return ToyNet(cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE, batchnorm=cfg.MODEL.MODEL_NAME == "toy_bn")
 
 
-def build_toy_loader(cfg, split: str, training: bool) -> DataLoader:
+def build_toy_loader(cfg, split: str, training: bool, schedule=None) -> DataLoader:
     dataset = ToyClips(SPLIT_SIZES[split], cfg.MODEL.NUM_CLASSES, cfg.RNG_SEED)
     sampler = ResumableSampler(len(dataset), shuffle=training, seed=cfg.RNG_SEED,
                                num_replicas=get_world_size(), rank=get_rank())
     # TRAIN.BATCH_SIZE clips per optimiser step: split over processes and accumulated micro-batches.
     batch = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, get_world_size() * cfg.TRAIN.ACCUM_STEPS)
-    if training and multigrid.enabled(cfg):
-        return DataLoader(dataset, batch_sampler=MultigridBatchSampler(sampler, cfg, batch), num_workers=0)
+    if training and schedule is not None and schedule.cycles:
+        return DataLoader(dataset, batch_sampler=MultigridBatchSampler(sampler, schedule, batch), num_workers=0)
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=0, drop_last=training)
 
 
-def load_toy_weights(model: nn.Module, state_dict: dict, inflate_method=None) -> dict:
+def load_toy_weights(model: nn.Module, state_dict: dict, inflate_method=None, allow_partial=False) -> dict:
     model.load_state_dict(state_dict)
     return {"loaded": sorted(state_dict), "inflate_method": inflate_method}
 

@@ -36,7 +36,7 @@ class ShapeRecorder(Hook):
         self.seen = []
 
     def before_step(self, trainer) -> None:
-        self.seen.append((trainer.epoch, trainer.iteration, round(trainer.events.get("lr"), 6)))
+        self.seen.append((trainer.state.epoch, trainer.state.iteration, round(trainer.state.events.get("lr"), 6)))
 
 
 def _train(output_dir, *extra, hooks=None):
@@ -55,7 +55,8 @@ def _train(output_dir, *extra, hooks=None):
 def test_epochs_batches_and_lr_follow_the_long_cycle(tmp_path):
     recorder = ShapeRecorder()
     trainer = _train(tmp_path, hooks=[recorder])
-    assert trainer.cfg.SOLVER.MAX_EPOCH == 4 and trainer.global_step == sum(STEPS)
+    assert trainer.state.max_epoch == 4 and trainer.cfg.SOLVER.MAX_EPOCH == 3  # the schedule, not a rewritten cfg
+    assert trainer.state.global_step == sum(STEPS)
     per_epoch = [sum(1 for e, _, _ in recorder.seen if e == epoch) for epoch in range(4)]
     assert per_epoch == STEPS
     # LR = 0.05 x the phase's batch factor (7, 7, 4), then 1 for the full shape, 0.1 x in its second half

@@ -36,7 +36,7 @@ def test_ffc_model_overfits_one_real_batch(synthmotion, tmp_path):
         trainer = Trainer(cfg, hooks=[])
         batch = next(iter(trainer.train_loader))
         assert batch["video"].shape == (4, 3, 8, 56, 56)
-        trainer.epoch_iters = 100
+        trainer.state.epoch_iters = 100
         losses = [trainer.run_step(batch)["meter"]["loss"] for _ in range(6)]
     finally:
         torch.set_num_threads(threads)
@@ -68,7 +68,7 @@ def test_resuming_a_finished_run_trains_nothing_more(synthmotion, tmp_path):
         cfg = load_config(DEMO, demo_opts(synthmotion, str(tmp_path), "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"))
         first = Trainer(cfg).train()
         again = Trainer(cfg)
-        assert (again.start_epoch, again.start_iter) == (1, 0)
+        assert (again.state.start_epoch, again.state.start_iter) == (1, 0)
         assert again.train() == first  # history restored from the checkpoint, no new epoch
     finally:
         setup_logging(None, 0)

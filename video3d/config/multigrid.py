@@ -11,12 +11,16 @@ the step's epochs is proportional to its (mean) batch factor, the LR is multipli
 SOLVER.MAX_EPOCH epochs; the epochs after the last step train at the full shape and get the
 same saving in iterations. Short cycle: consecutive mini-batches cycle through crops of
 SHORT_CYCLE_FACTORS x DEFAULT_S (batch grown by the pixel ratio) and the long-cycle crop.
+
+`MultigridSchedule` is the plan of one run, built once from the loaded config; the trainer
+hands it to the LR schedule (video3d.engine.optim), the batch sampler (video3d.data.samplers)
+and precise BN.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fvcore.common.config import CfgNode
 
@@ -101,18 +105,6 @@ def long_cycle_schedule(steps: list[float], max_epoch: float, num_frames: int, c
     return phases
 
 
-def schedule_from_cfg(cfg: CfgNode) -> list[LongCyclePhase]:
-    """The long-cycle phases: MULTIGRID.SCHEDULE once `training_config` has fixed them (its
-    SOLVER keys are rewritten), else computed from the MULTIGRID, SOLVER and DATA keys."""
-    mg = cfg.MULTIGRID
-    if mg.SCHEDULE:
-        return [LongCyclePhase(*(int(v) for v in row)) for row in mg.SCHEDULE]
-    return long_cycle_schedule(list(cfg.SOLVER.STEPS), cfg.SOLVER.MAX_EPOCH, cfg.DATA.NUM_FRAMES,
-                               cfg.DATA.TRAIN_CROP_SIZE, [list(f) for f in mg.LONG_CYCLE_FACTORS],
-                               bool(mg.SHORT_CYCLE), list(mg.SHORT_CYCLE_FACTORS), default_crop(cfg),
-                               mg.EPOCH_FACTOR, mg.BATCH_EXPONENT)
-
-
 def phase_at(phases: list[LongCyclePhase], epoch: int) -> LongCyclePhase:
     """The phase training epoch `epoch` (0-based) belongs to."""
     for phase in phases:
@@ -138,71 +130,6 @@ def rescaled_solver(phases: list[LongCyclePhase], lrs: list[float],
     rates = [lrs[phase.step_index] * lr_multiplier(phase.batch_factor, exponent) for phase in phases]
     rates = rates[:-1] + [rates[-2], rates[-1]]
     return steps, rates, phases[-1].end_epoch
-
-
-def training_config(cfg: CfgNode) -> CfgNode:
-    """The config the training loop runs: SOLVER.STEPS / LRS / MAX_EPOCH rewritten for the long
-    cycle (its phases kept in MULTIGRID.SCHEDULE, so applying this twice changes nothing), or
-    STEPS and MAX_EPOCH times EPOCH_FACTOR for the short cycle alone; `cfg` itself when
-    multigrid is off. Data keys keep the full shape (validation and test use it)."""
-    if not enabled(cfg) or cfg.MULTIGRID.SCHEDULE:
-        return cfg
-    out = cfg.clone()
-    out.defrost()
-    if cfg.MULTIGRID.LONG_CYCLE:
-        phases = schedule_from_cfg(cfg)
-        if cfg.SOLVER.LR_POLICY == "cosine":  # the steps only mark the long cycles; see cosine_lr_factor
-            out.SOLVER.MAX_EPOCH = phases[-1].end_epoch
-        else:
-            out.SOLVER.STEPS, out.SOLVER.LRS, out.SOLVER.MAX_EPOCH = rescaled_solver(
-                phases, list(cfg.SOLVER.LRS), cfg.MULTIGRID.LR_BATCH_EXPONENT)
-    else:
-        out.SOLVER.STEPS = [int(s * cfg.MULTIGRID.EPOCH_FACTOR) for s in cfg.SOLVER.STEPS]
-        out.SOLVER.MAX_EPOCH = int(cfg.SOLVER.MAX_EPOCH * cfg.MULTIGRID.EPOCH_FACTOR)
-        phases = [LongCyclePhase(len(cfg.SOLVER.STEPS) - 1, 1, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE,
-                                 out.SOLVER.MAX_EPOCH)]
-    out.MULTIGRID.SCHEDULE = [[p.step_index, p.batch_factor, p.num_frames, p.crop, p.end_epoch] for p in phases]
-    return out
-
-
-def cosine_lr_factor(cfg: CfgNode, epoch: float) -> float:
-    """Factor on the cosine policy's LR at fractional `epoch` of a training config: the phase's
-    lr_multiplier under the long cycle with SOLVER.LR_POLICY cosine (a video3d extension: the
-    cosine runs over the whole rewritten run, SOLVER.STEPS only mark the long cycles), else 1."""
-    if not cfg.MULTIGRID.LONG_CYCLE or cfg.SOLVER.LR_POLICY != "cosine":
-        return 1.0
-    phase = phase_at(schedule_from_cfg(cfg), int(math.floor(epoch)))
-    return lr_multiplier(phase.batch_factor, cfg.MULTIGRID.LR_BATCH_EXPONENT)
-
-
-def describe(cfg: CfgNode) -> str:
-    """One log line: the phases as 'epochs a-b: B x batch, T x S (LR step k)'."""
-    phases, start, parts = schedule_from_cfg(training_config(cfg)), 0, []
-    step = "long cycle" if cfg.SOLVER.LR_POLICY == "cosine" else "LR step"
-    for phase in phases:
-        if phase.end_epoch > start:
-            parts.append(f"epochs {start + 1}-{phase.end_epoch}: {phase.batch_factor}x batch, "
-                         f"{phase.num_frames}x{phase.crop} ({step} {phase.step_index})")
-        start = phase.end_epoch
-    cycle = " with short cycles" if cfg.MULTIGRID.SHORT_CYCLE else ""
-    return f"multigrid{cycle}: " + "; ".join(parts)
-
-
-def full_shape_config(cfg: CfgNode) -> CfgNode:
-    """`cfg` without the cycles: its training loader gives full-shape clips (precise BN)."""
-    out = cfg.clone()
-    out.defrost()
-    out.MULTIGRID.LONG_CYCLE = out.MULTIGRID.SHORT_CYCLE = False
-    out.MULTIGRID.SCHEDULE = []
-    return out
-
-
-def shape_changes_after(cfg: CfgNode, epoch: int) -> bool:
-    """Whether the long-cycle shape changes after training epoch `epoch` (0-based)."""
-    if not cfg.MULTIGRID.LONG_CYCLE:
-        return False
-    phases = schedule_from_cfg(cfg)
-    return phase_at(phases, epoch) != phase_at(phases, epoch + 1)
 
 
 def full_shape(cfg: CfgNode) -> ClipShape:
@@ -232,13 +159,6 @@ def short_cycle_shapes(cfg: CfgNode, batch: int, num_frames: int, crop: int) -> 
     return entries
 
 
-def epoch_batches(cfg: CfgNode, epoch: int, per_process_batch: int) -> list[tuple[int, ClipShape]]:
-    """The short-cycle pattern of training epoch `epoch`: the long-cycle phase (if any) fixes
-    frames, crop and the batch factor."""
-    phase = phase_at(schedule_from_cfg(training_config(cfg)), epoch)
-    return short_cycle_shapes(cfg, per_process_batch * phase.batch_factor, phase.num_frames, phase.crop)
-
-
 def cycle_batches(num_samples: int, pattern: list[int], skip_batches: int = 0) -> list[tuple[int, int, int]]:
     """(first sample, size, position in the pattern) of each full batch of an epoch of
     `num_samples` samples whose batch sizes cycle through `pattern`; the first `skip_batches`
@@ -256,6 +176,94 @@ def model_strides(cfg: CfgNode) -> tuple[int, int]:
     """(temporal, spatial) total stride of the network named by the RESNET keys."""
     spatial = 2 * (2 if cfg.RESNET.STEM_POOL else 1) * math.prod(cfg.RESNET.SPATIAL_STRIDES)
     return math.prod(cfg.RESNET.TEMPORAL_STRIDES), spatial
+
+
+def _phases_from_cfg(cfg: CfgNode) -> list[LongCyclePhase]:
+    mg = cfg.MULTIGRID
+    return long_cycle_schedule(list(cfg.SOLVER.STEPS), cfg.SOLVER.MAX_EPOCH, cfg.DATA.NUM_FRAMES,
+                               cfg.DATA.TRAIN_CROP_SIZE, [list(f) for f in mg.LONG_CYCLE_FACTORS],
+                               bool(mg.SHORT_CYCLE), list(mg.SHORT_CYCLE_FACTORS), default_crop(cfg),
+                               mg.EPOCH_FACTOR, mg.BATCH_EXPONENT)
+
+
+@dataclass(frozen=True, eq=False)
+class MultigridSchedule:
+    """The training plan of one run, built once from the loaded config (`from_cfg`) and handed
+    to the LR schedule, the batch sampler and precise BN; the config is never rewritten.
+
+    `steps`, `lrs` and `max_epoch` are the solver the loop runs: SOLVER's own keys without
+    multigrid; the long cycle's rescaled steps (one per phase, LR x the phase's batch factor)
+    and epoch count under it; STEPS and MAX_EPOCH x EPOCH_FACTOR under the short cycle alone.
+    `cycles` is False without multigrid (and for `without_cycles`): one full-shape phase."""
+
+    cfg: CfgNode
+    cycles: bool
+    phases: tuple[LongCyclePhase, ...]
+    steps: tuple[float, ...]
+    lrs: tuple[float, ...]
+    max_epoch: int
+
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode) -> MultigridSchedule:
+        solver, mg = cfg.SOLVER, cfg.MULTIGRID
+        steps, lrs, max_epoch = list(solver.STEPS), list(solver.LRS), int(solver.MAX_EPOCH)
+        full = [LongCyclePhase(max(len(steps) - 1, 0), 1, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, max_epoch)]
+        if not enabled(cfg):
+            return cls(cfg, False, tuple(full), tuple(steps), tuple(lrs), max_epoch)
+        if mg.SCHEDULE:  # a config saved by an older video3d, whose trainer wrote the phases and the solver
+            phases = [LongCyclePhase(*(int(v) for v in row)) for row in mg.SCHEDULE]
+        elif mg.LONG_CYCLE:
+            phases = _phases_from_cfg(cfg)
+            if solver.LR_POLICY == "cosine":  # the steps only mark the long cycles; see lr_factor
+                max_epoch = phases[-1].end_epoch
+            else:
+                steps, lrs, max_epoch = rescaled_solver(phases, lrs, mg.LR_BATCH_EXPONENT)
+        else:
+            steps = [int(s * mg.EPOCH_FACTOR) for s in steps]
+            max_epoch = int(max_epoch * mg.EPOCH_FACTOR)
+            phases = [LongCyclePhase(len(solver.STEPS) - 1, 1, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE,
+                                     max_epoch)]
+        return cls(cfg, True, tuple(phases), tuple(steps), tuple(lrs), max_epoch)
+
+    def without_cycles(self) -> MultigridSchedule:
+        """The same run at the full shape only: what precise BN's loader samples."""
+        return replace(self, cycles=False)
+
+    def phase_at(self, epoch: int) -> LongCyclePhase:
+        return phase_at(list(self.phases), epoch)
+
+    def lr_factor(self, epoch: float) -> float:
+        """Factor on the LR at fractional `epoch`: the phase's lr_multiplier under the long cycle
+        with SOLVER.LR_POLICY cosine (a video3d extension: the cosine runs over the whole run,
+        SOLVER.STEPS only mark the long cycles), else 1 (the step policy's LRS carry it)."""
+        if not (self.cycles and self.cfg.MULTIGRID.LONG_CYCLE and self.cfg.SOLVER.LR_POLICY == "cosine"):
+            return 1.0
+        return lr_multiplier(self.phase_at(int(math.floor(epoch))).batch_factor, self.cfg.MULTIGRID.LR_BATCH_EXPONENT)
+
+    def epoch_batches(self, epoch: int, per_process_batch: int) -> list[tuple[int, ClipShape]]:
+        """The short-cycle pattern of training epoch `epoch`: (per-process batch, shape) of the
+        mini-batches it visits in turn; the long-cycle phase (if any) fixes frames, crop and
+        the batch factor."""
+        phase = self.phase_at(epoch)
+        return short_cycle_shapes(self.cfg, per_process_batch * phase.batch_factor, phase.num_frames, phase.crop)
+
+    def shape_changes_after(self, epoch: int) -> bool:
+        """Whether the long-cycle shape changes after training epoch `epoch` (0-based)."""
+        if not (self.cycles and self.cfg.MULTIGRID.LONG_CYCLE):
+            return False
+        return self.phase_at(epoch) != self.phase_at(epoch + 1)
+
+    def describe(self) -> str:
+        """One log line: the phases as 'epochs a-b: B x batch, T x S (LR step k)'."""
+        start, parts = 0, []
+        step = "long cycle" if self.cfg.SOLVER.LR_POLICY == "cosine" else "LR step"
+        for phase in self.phases:
+            if phase.end_epoch > start:
+                parts.append(f"epochs {start + 1}-{phase.end_epoch}: {phase.batch_factor}x batch, "
+                             f"{phase.num_frames}x{phase.crop} ({step} {phase.step_index})")
+            start = phase.end_epoch
+        cycle = " with short cycles" if self.cfg.MULTIGRID.SHORT_CYCLE else ""
+        return f"multigrid{cycle}: " + "; ".join(parts)
 
 
 def check_multigrid(cfg: CfgNode) -> None:
@@ -307,7 +315,7 @@ def check_multigrid(cfg: CfgNode) -> None:
                 raise ConfigError(f"config key MULTIGRID.LONG_CYCLE_FACTORS: frames factor {t} x DATA.NUM_FRAMES "
                                   f"{cfg.DATA.NUM_FRAMES} rounds to 0 frames")
             crops.append(("MULTIGRID.LONG_CYCLE_FACTORS", int(round(cfg.DATA.TRAIN_CROP_SIZE * s))))
-        phases = schedule_from_cfg(cfg)
+        phases = _phases_from_cfg(cfg)
         if cfg.SOLVER.LR_POLICY != "cosine" and len(cfg.SOLVER.LRS) < len(cfg.SOLVER.STEPS):
             raise ConfigError(f"SOLVER.LRS needs a factor for each of the {len(cfg.SOLVER.STEPS)} SOLVER.STEPS")
         if phases[-1].end_epoch < 1:

@@ -16,6 +16,7 @@ from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader
 
 from video3d.config import multigrid
+from video3d.config.multigrid import MultigridSchedule
 from video3d.data.datasets import build_dataset
 from video3d.data.samplers import MultigridBatchSampler, ResumableSampler
 from video3d.data.worker_errors import UnwrappingDataLoader
@@ -31,11 +32,12 @@ def per_process_batch_size(global_batch: int, world_size: int, accum_steps: int 
     return global_batch // (world_size * accum_steps)
 
 
-def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
+def build_loader(cfg: CfgNode, split: str, training: bool, schedule: MultigridSchedule | None = None) -> DataLoader:
     """Batches `{"video": [B, C, T, H, W], "label": [B], "index": [B], "video_id": list, "replaced": [B]}` of
     `build_dataset(cfg, split, training)`; shuffled and drop_last when `training`. Training
     with MULTIGRID.LONG_CYCLE / SHORT_CYCLE: batches of varying size and clip shape
-    (`MultigridBatchSampler`; the loader's batch_size is then None)."""
+    (`MultigridBatchSampler` over `schedule`, the trainer's, or one built from `cfg`; the
+    loader's batch_size is then None). A schedule `without_cycles` gives full-shape batches."""
     dataset = build_dataset(cfg, split, training)
     world_size = get_world_size()
     sampler = ResumableSampler(len(dataset), shuffle=training, seed=cfg.RNG_SEED,
@@ -43,8 +45,9 @@ def build_loader(cfg: CfgNode, split: str, training: bool) -> DataLoader:
     workers = cfg.DATA_LOADER.NUM_WORKERS
     batch_size = per_process_batch_size(cfg.TRAIN.BATCH_SIZE, world_size, cfg.TRAIN.ACCUM_STEPS if training else 1)
     batching: dict = {"batch_size": batch_size, "sampler": sampler, "drop_last": training}
-    if training and multigrid.enabled(cfg):
-        batching = {"batch_sampler": MultigridBatchSampler(sampler, cfg, batch_size)}
+    schedule = schedule or (MultigridSchedule.from_cfg(cfg) if training and multigrid.enabled(cfg) else None)
+    if training and schedule is not None and schedule.cycles:
+        batching = {"batch_sampler": MultigridBatchSampler(sampler, schedule, batch_size)}
     return UnwrappingDataLoader(
         dataset,
         **batching,

@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from fvcore.common.config import CfgNode
 from torch.utils.data import Sampler
 
-from video3d.config import multigrid
+from video3d.config.multigrid import ClipShape, MultigridSchedule, cycle_batches
 from video3d.errors import ConfigError
 
 
@@ -68,17 +67,17 @@ class ResumableSampler(Sampler):
 class MultigridBatchSampler(Sampler):
     """Batches of (epoch, index, shape key) for DataLoader(batch_sampler=...)."""
 
-    def __init__(self, sampler: ResumableSampler, cfg: CfgNode, per_process_batch: int):
-        self.sampler, self.cfg, self.per_process_batch = sampler, cfg, per_process_batch
+    def __init__(self, sampler: ResumableSampler, schedule: MultigridSchedule, per_process_batch: int):
+        self.sampler, self.schedule, self.per_process_batch = sampler, schedule, per_process_batch
         self.epoch, self.skip_batches = 0, 0
 
     def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
         self.epoch, self.skip_batches = int(epoch), int(skip_batches)
         self.sampler.set_epoch(epoch, 0)
 
-    def pattern(self) -> list[tuple[int, multigrid.ClipShape]]:
+    def pattern(self) -> list[tuple[int, ClipShape]]:
         """(batch size, shape) of the short cycle of the current epoch."""
-        return multigrid.epoch_batches(self.cfg, self.epoch, self.per_process_batch)
+        return self.schedule.epoch_batches(self.epoch, self.per_process_batch)
 
     def _batches(self) -> list[tuple[int, int, int]]:
         sizes = [size for size, _ in self.pattern()]
@@ -86,7 +85,7 @@ class MultigridBatchSampler(Sampler):
             raise ConfigError(f"multigrid: epoch {self.epoch + 1} starts with a batch of {sizes[0]} clips per process "
                               f"but each process has {len(self.sampler)} training samples; lower TRAIN.BATCH_SIZE "
                               f"or use larger MULTIGRID.LONG_CYCLE_FACTORS / SHORT_CYCLE_FACTORS")
-        return multigrid.cycle_batches(len(self.sampler), sizes, self.skip_batches)
+        return cycle_batches(len(self.sampler), sizes, self.skip_batches)
 
     def __iter__(self) -> Iterator[list[tuple]]:
         indices = self.sampler.rank_indices()

@@ -2,22 +2,42 @@
 
 detectron2's shape (`EventStorage`): the loop and the hooks write what they measure here and
 read what others measured from here, instead of setting fields on the trainer. It holds the
-latest value of each named scalar (`lr`, `grad_norm`, ...) and one record per epoch
-(`epoch`, `lr`, `train_*`, `val_*`), the run's history that checkpoints save and resume.
+latest value of each named scalar (`lr`, `grad_norm`, ...), a window of the last `window`
+values of each per-step scalar (`loss`, `dt`, ...: the medians of the json_stats lines), and
+one record per epoch (`epoch`, `lr`, `train_*`, `val_*`), the run's history that checkpoints
+save and resume.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections import deque
 from typing import Any
 
 
 class EventStore:
     """Latest scalars by name and the per-epoch records of one run."""
 
-    def __init__(self, history: list[dict] | None = None):
+    def __init__(self, history: list[dict] | None = None, window: int = 20):
         self.history: list[dict] = list(history or [])
         self.latest: dict[str, Any] = {}
+        self.window = max(int(window), 1)
+        self._windows: dict[str, deque] = {}
         self._record: dict | None = None
+
+    def put_window(self, **values: float) -> None:
+        """Add one step's value of each named per-step scalar to its window."""
+        for name, value in values.items():
+            self._windows.setdefault(name, deque(maxlen=self.window)).append(value)
+
+    def median(self, name: str) -> float | None:
+        """Median of `name` over its window (None before the first value)."""
+        values = self._windows.get(name)
+        return statistics.median(values) if values else None
+
+    def clear_windows(self) -> None:
+        """Empty every window (each epoch's medians start afresh)."""
+        self._windows.clear()
 
     def put(self, **values: Any) -> None:
         """Record the latest value of each named scalar (lr=..., grad_norm=...)."""

@@ -3,7 +3,7 @@ checkpoints (with best-checkpoint tracking), json_stats / progress bar, TensorBo
 
 A hook overrides any of before_train, before_epoch, before_step, after_step, after_epoch,
 after_train. Hooks read the loop's position from the trainer (epoch, iteration, ...) and
-share metrics through its event store (`trainer.events`, video3d.engine.events): the loop
+share metrics through its event store (`trainer.state.events`, video3d.engine.events): the loop
 puts `grad_norm` and opens each epoch's record, the LR hook puts `lr`, the validation hook
 puts `val_*` into the epoch record, and the checkpoint, logging, TensorBoard and plot hooks
 read them. Hooks run in list order, so one that reads this epoch's `val_*` comes after the
@@ -18,8 +18,8 @@ import statistics
 import sys
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from video3d.config import multigrid
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.events import EventStore
 from video3d.engine.meters import format_eta, memory_stats
@@ -29,6 +29,9 @@ from video3d.errors import CheckpointError
 from video3d.utils.distributed import get_world_size, is_main_process
 from video3d.utils.logging import get_logger, log_json_stats
 
+if TYPE_CHECKING:  # the trainer imports the hooks
+    from video3d.engine.trainer import Trainer
+
 logger = get_logger(__name__)
 
 VAL_LABEL = "val (1 centre view)"
@@ -37,28 +40,28 @@ VAL_LABEL = "val (1 centre view)"
 class Hook:
     """A side job of the train loop; each method runs at that point of the loop (no-op by default)."""
 
-    def before_train(self, trainer) -> None: ...
-    def before_epoch(self, trainer) -> None: ...
-    def before_step(self, trainer) -> None: ...
-    def after_step(self, trainer) -> None: ...
-    def after_epoch(self, trainer) -> None: ...
-    def after_train(self, trainer) -> None: ...
+    def before_train(self, trainer: Trainer) -> None: ...
+    def before_epoch(self, trainer: Trainer) -> None: ...
+    def before_step(self, trainer: Trainer) -> None: ...
+    def after_step(self, trainer: Trainer) -> None: ...
+    def after_epoch(self, trainer: Trainer) -> None: ...
+    def after_train(self, trainer: Trainer) -> None: ...
 
 
 class LRScheduleHook(Hook):
     """Sets the LR of each step from the fractional epoch (a pure function, see optim.py)."""
 
-    def before_step(self, trainer) -> None:
-        lr = lr_at_epoch(trainer.cfg, trainer.epoch + trainer.iteration / trainer.epoch_iters)
+    def before_step(self, trainer: Trainer) -> None:
+        lr = lr_at_epoch(trainer.cfg, trainer.state.fractional_epoch, trainer.state.schedule)
         set_lr(trainer.optimizer, lr)
-        trainer.events.put(lr=lr)
+        trainer.state.events.put(lr=lr)
 
 
 class ValIterLog:
     """PySlowFast's `val_iter` json_stats lines every LOG_PERIOD validation batches (rank 0):
     window medians of this process's top-1 / top-5 error, time_diff (seconds per batch), eta."""
 
-    def __init__(self, trainer):
+    def __init__(self, trainer: Trainer):
         self.trainer, self.period = trainer, max(trainer.cfg.LOG_PERIOD, 1)
         self.errors: dict[str, collections.deque] = {k: collections.deque(maxlen=self.period) for k in ("top1", "top5")}
         self.times: collections.deque = collections.deque(maxlen=self.period)
@@ -90,7 +93,7 @@ class ValIterLog:
         if self.iteration % self.period or not is_main_process():
             return
         trainer = self.trainer
-        stats = {"_type": "val_iter", "epoch": f"{trainer.epoch + 1}/{trainer.cfg.SOLVER.MAX_EPOCH}",
+        stats = {"_type": "val_iter", "epoch": f"{trainer.state.epoch + 1}/{trainer.state.max_epoch}",
                  "iter": f"{self.iteration}/{self.length or '?'}", "time_diff": statistics.median(self.times),
                  "eta": format_eta(statistics.median(self.times) * ((self.length or self.iteration) - self.iteration)),
                  "view": VAL_LABEL, **memory_stats(trainer.device)}
@@ -107,13 +110,13 @@ class ValidationHook(Hook):
     clips and (long cycle) also runs where the clip shape changes, so every epoch checkpoint
     holds BN statistics of the shape the test uses."""
 
-    def after_epoch(self, trainer) -> None:
+    def after_epoch(self, trainer: Trainer) -> None:
         cfg = trainer.cfg
         period = cfg.TRAIN.EVAL_PERIOD
-        last = trainer.epoch + 1 == cfg.SOLVER.MAX_EPOCH
+        last = trainer.state.epoch + 1 == trainer.state.max_epoch
         model = ckpt.unwrap_model(trainer.model)
-        if period <= 0 or not ((trainer.epoch + 1) % period == 0 or last):
-            if cfg.BN.USE_PRECISE_STATS and multigrid.shape_changes_after(cfg, trainer.epoch):
+        if period <= 0 or not ((trainer.state.epoch + 1) % period == 0 or last):
+            if cfg.BN.USE_PRECISE_STATS and trainer.state.schedule.shape_changes_after(trainer.state.epoch):
                 self._precise_bn(trainer, model)
             return
         if cfg.BN.USE_PRECISE_STATS:
@@ -121,18 +124,18 @@ class ValidationHook(Hook):
         stats = validate(model, trainer.val_loader, trainer.device,
                          lambda outputs: trainer.components.training_logits(outputs, cfg), trainer.autocast,
                          progress=ValIterLog(trainer))
-        trainer.events.put_epoch(**{f"val_{key}": value for key, value in stats.items()})
+        trainer.state.events.put_epoch(**{f"val_{key}": value for key, value in stats.items()})
         if stats:
             logger.info("%s, epoch %d: loss %.4f, top1_err %.2f, top5_err %.2f (%d clips)", VAL_LABEL,
-                        trainer.epoch + 1, stats["loss"], stats["top1_err"], stats["top5_err"], stats["clips"])
+                        trainer.state.epoch + 1, stats["loss"], stats["top1_err"], stats["top5_err"], stats["clips"])
 
 
     @staticmethod
-    def _precise_bn(trainer, model) -> None:
+    def _precise_bn(trainer: Trainer, model) -> None:
         if not has_batch_norm(model):
             return
         loader = trainer.precise_bn_loader
-        trainer.components.set_loader_epoch(loader, trainer.epoch, 0)
+        trainer.components.set_loader_epoch(loader, trainer.state.epoch, 0)
         precise_bn(model, loader, min(trainer.cfg.BN.NUM_BATCHES_PRECISE, len(loader)), trainer.device)
 
 
@@ -144,7 +147,7 @@ class CheckpointHook(Hook):
     def __init__(self, cfg):
         self.cfg = cfg
 
-    def _save(self, trainer, path: str, epoch: int, iteration: int) -> None:
+    def _save(self, trainer: Trainer, path: str, epoch: int, iteration: int) -> None:
         state = trainer.checkpoint_state(epoch, iteration)  # collective: every rank joins
         if is_main_process():
             try:
@@ -153,11 +156,11 @@ class CheckpointHook(Hook):
                 logger.error("%s", err)
                 raise
 
-    def after_step(self, trainer) -> None:
+    def after_step(self, trainer: Trainer) -> None:
         every = self.cfg.TRAIN.CHECKPOINT_ITERS
-        if every > 0 and trainer.stepped and trainer.global_step % every == 0:
+        if every > 0 and trainer.state.stepped and trainer.state.global_step % every == 0:
             last = os.path.join(ckpt.checkpoint_dir(self.cfg), ckpt.LAST_NAME)
-            self._save(trainer, last, trainer.epoch, trainer.iteration + 1)
+            self._save(trainer, last, trainer.state.epoch, trainer.state.iteration + 1)
 
     @staticmethod
     def improved(events: EventStore) -> bool:
@@ -166,11 +169,11 @@ class CheckpointHook(Hook):
         earlier = events.best("val_top1_err", before_current=True)
         return current is not None and (earlier is None or current < earlier)
 
-    def after_epoch(self, trainer) -> None:
-        done = trainer.epoch + 1
-        if done % self.cfg.TRAIN.CHECKPOINT_PERIOD == 0 or done == self.cfg.SOLVER.MAX_EPOCH:
+    def after_epoch(self, trainer: Trainer) -> None:
+        done = trainer.state.epoch + 1
+        if done % self.cfg.TRAIN.CHECKPOINT_PERIOD == 0 or done == trainer.state.max_epoch:
             self._save(trainer, ckpt.epoch_checkpoint_path(self.cfg, done), done, 0)
-        if self.cfg.TRAIN.SAVE_BEST and self.improved(trainer.events):
+        if self.cfg.TRAIN.SAVE_BEST and self.improved(trainer.state.events):
             self._save(trainer, os.path.join(ckpt.checkpoint_dir(self.cfg), ckpt.BEST_NAME), done, 0)
 
 
@@ -181,63 +184,63 @@ class LoggingHook(Hook):
         self.cfg = cfg
         self.bar = None
 
-    def _common(self, trainer) -> dict:
-        return {"epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}", "lr": trainer.events.get("lr"),
+    def _common(self, trainer: Trainer) -> dict:
+        return {"epoch": f"{trainer.state.epoch + 1}/{trainer.state.max_epoch}", "lr": trainer.state.events.get("lr"),
                 **memory_stats(trainer.device)}
 
-    def before_train(self, trainer) -> None:
+    def before_train(self, trainer: Trainer) -> None:
         cfg = self.cfg
         logger.info("training %s on %s for epochs %d-%d: global batch %d (%d process(es), %d accumulation "
                     "step(s)); LR policy %s, %s; LR at the start %.6g", cfg.MODEL.MODEL_NAME, trainer.device,
-                    trainer.start_epoch + 1, cfg.SOLVER.MAX_EPOCH, cfg.TRAIN.BATCH_SIZE, get_world_size(),
-                    cfg.TRAIN.ACCUM_STEPS, cfg.SOLVER.LR_POLICY, describe_lr(cfg), lr_at_epoch(cfg, trainer.start_epoch))
+                    trainer.state.start_epoch + 1, trainer.state.max_epoch, cfg.TRAIN.BATCH_SIZE, get_world_size(),
+                    cfg.TRAIN.ACCUM_STEPS, cfg.SOLVER.LR_POLICY, describe_lr(cfg),
+                    lr_at_epoch(cfg, trainer.state.start_epoch, trainer.state.schedule))
 
-    def before_epoch(self, trainer) -> None:
+    def before_epoch(self, trainer: Trainer) -> None:
         if is_main_process() and sys.stdout.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=trainer.epoch_iters, initial=trainer.iteration, leave=False,
-                            desc=f"epoch {trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}", dynamic_ncols=True)
+            self.bar = tqdm(total=trainer.state.epoch_iters, initial=trainer.state.iteration, leave=False,
+                            desc=f"epoch {trainer.state.epoch + 1}/{trainer.state.max_epoch}", dynamic_ncols=True)
 
-    def after_step(self, trainer) -> None:
-        meter = trainer.meter
+    def after_step(self, trainer: Trainer) -> None:
+        state = trainer.state
+        events = state.events
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{meter.median('loss'):.4f}", lr=f"{trainer.events.get('lr'):.4g}")
-        if (trainer.iteration + 1) % self.cfg.LOG_PERIOD and trainer.iteration + 1 != trainer.epoch_iters:
+            self.bar.set_postfix(loss=f"{events.median('loss'):.4f}", lr=f"{events.get('lr'):.4g}")
+        if (state.iteration + 1) % self.cfg.LOG_PERIOD and state.iteration + 1 != state.epoch_iters:
             return
-        remaining = (trainer.epoch_iters - trainer.iteration - 1) + trainer.epoch_iters * (
-            self.cfg.SOLVER.MAX_EPOCH - trainer.epoch - 1)
-        stats = {"_type": "train_iter", "iter": f"{trainer.iteration + 1}/{trainer.epoch_iters}",
-                 **self._common(trainer), "loss": meter.median("loss"), "top1_err": meter.median("top1_err"),
-                 "top5_err": meter.median("top5_err"), "dt": meter.median("dt"), "dt_data": meter.median("dt_data"),
-                 "dt_net": meter.median("dt_net"), "eta": format_eta(meter.seconds_per_iteration() * remaining)}
-        if trainer.events.get("grad_norm") is not None:  # numeric or absent (PySlowFast's parsers read a float)
-            stats["grad_norm"] = trainer.events.get("grad_norm")
+        remaining = (state.epoch_iters - state.iteration - 1) + state.epoch_iters * (state.max_epoch - state.epoch - 1)
+        stats = {"_type": "train_iter", "iter": f"{state.iteration + 1}/{state.epoch_iters}", **self._common(trainer),
+                 **{key: events.median(key) for key in ("loss", "top1_err", "top5_err", "dt", "dt_data", "dt_net")},
+                 "eta": format_eta(state.meter.seconds_per_iteration() * remaining)}
+        if events.get("grad_norm") is not None:  # numeric or absent (PySlowFast's parsers read a float)
+            stats["grad_norm"] = events.get("grad_norm")
         if is_main_process():
             log_json_stats(stats)
 
-    def after_epoch(self, trainer) -> None:
+    def after_epoch(self, trainer: Trainer) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
         if not is_main_process():
             return
-        record, meter = trainer.events.epoch_record, trainer.meter
+        record, meter = trainer.state.events.epoch_record, trainer.state.meter
         per_iter, data_per_iter = meter.seconds_per_iteration(), meter.data_seconds_per_iteration()
-        remaining = trainer.epoch_iters * (self.cfg.SOLVER.MAX_EPOCH - trainer.epoch - 1)
+        remaining = trainer.state.epoch_iters * (trainer.state.max_epoch - trainer.state.epoch - 1)
         train = {"_type": "train_epoch", **self._common(trainer), "loss": record["train_loss"],
                  "top1_err": record["train_top1_err"], "top5_err": record["train_top5_err"], "dt": per_iter,
                  "dt_data": data_per_iter, "dt_net": per_iter - data_per_iter,
-                 "eta": format_eta(per_iter * remaining), "iters": trainer.epoch_iters}
-        if trainer.events.get("grad_norm") is not None:
-            train["grad_norm"] = trainer.events.get("grad_norm")
+                 "eta": format_eta(per_iter * remaining), "iters": trainer.state.epoch_iters}
+        if trainer.state.events.get("grad_norm") is not None:
+            train["grad_norm"] = trainer.state.events.get("grad_norm")
         log_json_stats(train, self.cfg.OUTPUT_DIR)
         if "val_top1_err" in record:
-            log_json_stats({"_type": "val_epoch", "epoch": f"{trainer.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}",
+            log_json_stats({"_type": "val_epoch", "epoch": f"{trainer.state.epoch + 1}/{trainer.state.max_epoch}",
                             "view": VAL_LABEL, "loss": record["val_loss"], "top1_err": record["val_top1_err"],
-                            "top5_err": record["val_top5_err"], "min_top1_err": trainer.events.best("val_top1_err"),
-                            "min_top5_err": trainer.events.best("val_top5_err"), "time_diff": record.get("val_time_diff", 0.0),
+                            "top5_err": record["val_top5_err"], "min_top1_err": trainer.state.events.best("val_top1_err"),
+                            "min_top5_err": trainer.state.events.best("val_top5_err"), "time_diff": record.get("val_time_diff", 0.0),
                             **memory_stats(trainer.device)}, self.cfg.OUTPUT_DIR)
 
 
@@ -248,31 +251,31 @@ class TensorBoardHook(Hook):
         self.cfg = cfg
         self.writer = None
 
-    def before_train(self, trainer) -> None:
+    def before_train(self, trainer: Trainer) -> None:
         if is_main_process():
             from torch.utils.tensorboard import SummaryWriter
 
             log_dir = self.cfg.TENSORBOARD.LOG_DIR or os.path.join(self.cfg.OUTPUT_DIR, "runs")
             self.writer = SummaryWriter(log_dir=log_dir)
 
-    def after_step(self, trainer) -> None:
-        if self.writer is not None and (trainer.iteration + 1) % self.cfg.LOG_PERIOD == 0:
-            self.writer.add_scalar("Train/loss", trainer.meter.median("loss"), trainer.global_step)
-            self.writer.add_scalar("Train/lr", trainer.events.get("lr"), trainer.global_step)
+    def after_step(self, trainer: Trainer) -> None:
+        if self.writer is not None and (trainer.state.iteration + 1) % self.cfg.LOG_PERIOD == 0:
+            self.writer.add_scalar("Train/loss", trainer.state.events.median("loss"), trainer.state.global_step)
+            self.writer.add_scalar("Train/lr", trainer.state.events.get("lr"), trainer.state.global_step)
 
-    def after_epoch(self, trainer) -> None:
+    def after_epoch(self, trainer: Trainer) -> None:
         if self.writer is None:
             return
         names = {"train_loss": "Train/epoch_loss", "train_top1_err": "Train/Top1_err",
                  "train_top5_err": "Train/Top5_err", "val_loss": "Val/loss", "val_top1_err": "Val/Top1_err",
                  "val_top5_err": "Val/Top5_err"}
-        record = trainer.events.epoch_record
+        record = trainer.state.events.epoch_record
         for key, tag in names.items():
             if record.get(key) is not None:
-                self.writer.add_scalar(tag, record[key], trainer.epoch + 1)
+                self.writer.add_scalar(tag, record[key], trainer.state.epoch + 1)
         self.writer.flush()
 
-    def after_train(self, trainer) -> None:
+    def after_train(self, trainer: Trainer) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -288,19 +291,19 @@ class PlotHook(Hook):
         self.min_interval, self.clock = min_interval, clock
         self.last_draw, self.drawn_epochs = None, None
 
-    def _draw(self, trainer) -> None:
+    def _draw(self, trainer: Trainer) -> None:
         from video3d.utils.plots import plot_training_curves
 
-        history = trainer.events.history
+        history = trainer.state.events.history
         plot_training_curves(history, self.path)
         self.last_draw, self.drawn_epochs = self.clock(), len(history)
 
-    def after_epoch(self, trainer) -> None:
+    def after_epoch(self, trainer: Trainer) -> None:
         if is_main_process() and (self.last_draw is None or self.clock() - self.last_draw >= self.min_interval):
             self._draw(trainer)
 
-    def after_train(self, trainer) -> None:
-        if is_main_process() and self.drawn_epochs != len(trainer.events.history):
+    def after_train(self, trainer: Trainer) -> None:
+        if is_main_process() and self.drawn_epochs != len(trainer.state.events.history):
             self._draw(trainer)
 
 

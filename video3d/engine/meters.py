@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 import os
 import resource
-import statistics
-from collections import deque
 
 import torch
 
@@ -51,16 +49,26 @@ def memory_stats(device: torch.device) -> dict:
     return stats
 
 
-class TrainMeter:
-    """Per-iteration values (already all-reduced) → window medians and epoch averages."""
+def step_scalars(loss: float, samples: float, top1_correct: float | None, top5_correct: float | None,
+                 dt_data: float, dt_net: float) -> dict[str, float]:
+    """One step's per-step scalars for the event store's windows: loss, seconds, errors in
+    percent (absent under mixup)."""
+    values = {"loss": loss, "dt_data": dt_data, "dt_net": dt_net, "dt": dt_data + dt_net}
+    if top1_correct is not None:
+        values["top1_err"] = 100.0 * (1 - top1_correct / samples)
+        values["top5_err"] = 100.0 * (1 - top5_correct / samples)
+    return values
 
-    def __init__(self, window: int):
-        self.window = max(int(window), 1)
+
+class TrainMeter:
+    """Epoch totals of the per-iteration values (already all-reduced): averages weighted by batch
+    size and mean seconds per step. The windowed medians live in the event store."""
+
+    def __init__(self):
         self.reset()
 
     def reset(self) -> None:
-        """Start a new epoch: empty windows and totals."""
-        self.recent = {key: deque(maxlen=self.window) for key in ("loss", "dt", "dt_data", "dt_net")}
+        """Start a new epoch: empty totals."""
         self.loss_sum = 0.0
         self.top1_wrong = 0.0
         self.top5_wrong = 0.0
@@ -73,10 +81,6 @@ class TrainMeter:
     def update(self, loss: float, samples: float, top1_correct: float | None, top5_correct: float | None,
                dt_data: float, dt_net: float) -> None:
         """Add one step: its loss, hits (None under mixup) and data / network seconds."""
-        self.recent["loss"].append(loss)
-        self.recent["dt_data"].append(dt_data)
-        self.recent["dt_net"].append(dt_net)
-        self.recent["dt"].append(dt_data + dt_net)
         self.loss_sum += loss * samples
         self.samples += samples
         self.iterations += 1
@@ -86,13 +90,6 @@ class TrainMeter:
             self.top1_wrong += samples - top1_correct
             self.top5_wrong += samples - top5_correct
             self.topk_samples += samples
-            self.recent.setdefault("top1_err", deque(maxlen=self.window)).append(100.0 * (1 - top1_correct / samples))
-            self.recent.setdefault("top5_err", deque(maxlen=self.window)).append(100.0 * (1 - top5_correct / samples))
-
-    def median(self, key: str) -> float | None:
-        """Median of `key` over the recent window (None before the first step)."""
-        values = self.recent.get(key)
-        return statistics.median(values) if values else None
 
     def seconds_per_iteration(self) -> float:
         """Mean seconds per step this epoch."""
