@@ -121,13 +121,16 @@ def test_class_names_travel_with_the_checkpoint_and_the_exported_file(files, tmp
     assert "8 class names" in capsys.readouterr().out
     assert predict.main([*base, onnx_path, "--json", files["video"], *no_file]) == 0
     assert json.loads(capsys.readouterr().out)[0]["top5"][0]["name"].startswith("stored_")
-    # a relative names file read from another folder is an error, not class numbers
+    # a relative names file read from another folder: the stored names, else an error (not class numbers)
     monkeypatch.chdir(tmp_path)
-    assert demo.main([*base, checkpoint, "--out", str(tmp_path / "e"), files["video"], *TINY,
-                      "DATA.CLASS_NAMES_FILE", "data/classnames.txt"]) == 2
+    missing = [*TINY, "DATA.CLASS_NAMES_FILE", "data/classnames.txt"]
+    assert demo.main([*base, checkpoint, "--out", str(tmp_path / "e"), files["video"], *missing]) == 0
+    assert "stored_" in (tmp_path / "e" / "segments.csv").read_text()
+    capsys.readouterr()
+    assert demo.main([*base, files["ckpt"], "--out", str(tmp_path / "f"), files["video"], *missing]) == 2
     line = _one_error_line(capsys)
     assert "DATA.CLASS_NAMES_FILE data/classnames.txt not found (relative to the current folder" in line
-    assert not (tmp_path / "e").exists()
+    assert not (tmp_path / "f").exists()
 
 
 def test_double_dash_ends_the_options_and_a_failed_run_leaves_no_empty_folder(files, tmp_path, capsys):

@@ -25,11 +25,13 @@ def test_the_file_wins_then_the_stored_names_then_numbers(tmp_path):
     assert resolve_class_names(_cfg(), STORED[:3]) is None  # stored for another class count
 
 
-def test_a_missing_names_file_is_one_error_naming_the_key_and_the_folder(tmp_path, monkeypatch):
+def test_a_missing_names_file_falls_back_to_the_stored_names_or_is_one_error(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
+    assert resolve_class_names(_cfg("data/names.txt"), STORED) == STORED
+    assert "data/names.txt not found (relative to the current folder" in caplog.text
     with pytest.raises(DataError, match=r"DATA.CLASS_NAMES_FILE data/names.txt not found \(relative to the current "
-                                        r"folder .*the model's stored names are used when it is empty"):
-        resolve_class_names(_cfg("data/names.txt"), STORED)
+                                        r"folder .*\) and the model stores no class names"):
+        resolve_class_names(_cfg("data/names.txt"), None)
 
 
 def test_stored_names_come_from_the_export_note_or_the_checkpoint(tmp_path):

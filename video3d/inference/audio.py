@@ -60,7 +60,8 @@ def add_audio(video_path: str, source: str, video_start: float = 0.0) -> AudioCo
         audio = audio_in.streams.audio[0]
         video = video_in.streams.video[0]
         duration = _duration(video_in, video)
-        copied = audio.codec_context.name in MP4_AUDIO_CODECS
+        codec = audio.codec_context.name  # read while the container is open
+        copied = codec in MP4_AUDIO_CODECS
         try:
             with av.open(tmp, mode="w", format="mp4") as out:
                 video_out = out.add_stream_from_template(video)
@@ -82,7 +83,7 @@ def add_audio(video_path: str, source: str, video_start: float = 0.0) -> AudioCo
                 os.remove(tmp)
             raise
     os.replace(tmp, video_path)
-    return AudioCopy(audio.codec_context.name, copied)
+    return AudioCopy(codec, copied)
 
 
 def _duration(container, video) -> float:

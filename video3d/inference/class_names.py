@@ -4,8 +4,9 @@ Training stores the names in every checkpoint (`class_names`, from DATA.CLASS_NA
 the dataset's own label files); video3d-export copies them into the file's `video3d.json`
 note. predict, demo and visualize take DATA.CLASS_NAMES_FILE when it is given and the names
 stored with the model when it is not, so a model run from another folder still says "grow"
-rather than "6". A DATA.CLASS_NAMES_FILE that is set but missing is an error, not class
-numbers with a warning: the README's relative path read from another folder is the usual cause.
+rather than "6". A DATA.CLASS_NAMES_FILE that is set but missing (the configs' relative path
+read from another folder is the usual cause) falls back to the stored names with a warning,
+and is an error when the model has none: never class numbers with only a warning.
 """
 
 from __future__ import annotations
@@ -47,17 +48,21 @@ def stored_class_names(model: nn.Module, path: str) -> list[str] | None:
 
 
 def resolve_class_names(cfg: CfgNode, stored: list[str] | None) -> list[str] | None:
-    """DATA.CLASS_NAMES_FILE when set (a missing file is a `DataError`), else the `stored`
-    names when they fit MODEL.NUM_CLASSES, else None (class numbers are shown)."""
+    """DATA.CLASS_NAMES_FILE when set, else the `stored` names when they fit MODEL.NUM_CLASSES,
+    else None (class numbers are shown). A set but missing file gives the stored names with a
+    warning, or a `DataError` when there are none."""
     path = cfg.DATA.CLASS_NAMES_FILE
     stored = valid_names(stored, int(cfg.MODEL.NUM_CLASSES))
     if not path:
         return stored
     if not is_file(path):
         where = "" if os.path.isabs(path) or "://" in path else f" (relative to the current folder {os.getcwd()})"
-        hint = "the model's stored names are used when it is empty" if stored else "class numbers are shown when it is empty"
-        raise DataError(f"DATA.CLASS_NAMES_FILE {path} not found{where}; give its full path or DATA.CLASS_NAMES_FILE "
-                        f"'' ({hint})")
+        if stored:
+            logger.warning("DATA.CLASS_NAMES_FILE %s not found%s; using the %d class names stored with the model",
+                           path, where, len(stored))
+            return stored
+        raise DataError(f"DATA.CLASS_NAMES_FILE {path} not found{where} and the model stores no class names; give "
+                        "the file's full path, or DATA.CLASS_NAMES_FILE '' to show class numbers")
     names = load_class_names(path, int(cfg.MODEL.NUM_CLASSES))
     if names and stored and names != stored:
         logger.warning("DATA.CLASS_NAMES_FILE %s differs from the class names stored with the model; using the file",
