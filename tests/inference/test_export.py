@@ -5,7 +5,7 @@ import torch
 
 from tests.inference.conftest import ROOT
 from video3d.config import load_config
-from video3d.errors import CheckpointError
+from video3d.errors import CheckpointError, ConfigError
 from video3d.inference.export import export_model, relative_error
 from video3d.inference.runners import OnnxRunner, TorchScriptRunner, load_runner, model_file_kind
 from video3d.models import build_model
@@ -69,3 +69,21 @@ def test_file_kinds_are_told_apart(tmp_path):
     assert model_file_kind(str(tmp_path / "m.pt")) == "torchscript"
     with pytest.raises(CheckpointError, match="junk.onnx is not a readable ONNX model"):
         load_runner(cfg, str(tmp_path / "junk.onnx"))
+
+
+def test_bf16_torchscript_export_matches_eager_bf16_and_onnx_bf16_is_refused(tmp_path):
+    cfg, model = _model("iresnet3d_50_ffc")
+    path = str(tmp_path / "model_bf16.pt")
+    check = export_model(model, cfg, "torchscript", path, dtype="bf16")
+    assert check.ok, check.relative_error  # against eager under the same bfloat16 autocast
+    clips = torch.randn(2, 3, 8, 48, 48)
+    with torch.no_grad():
+        fp32 = model(clips)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model(clips).float()
+    actual = TorchScriptRunner(path)(clips)
+    assert actual.dtype == torch.float32
+    assert relative_error(actual, bf16) <= 1e-4 < relative_error(actual, fp32)  # bfloat16 is in the file
+    with pytest.raises(ConfigError, match=r"^--dtype bf16 needs --format torchscript") as info:
+        export_model(model, cfg, "onnx", str(tmp_path / "model.onnx"), dtype="bf16")
+    assert "\n" not in str(info.value)

@@ -52,6 +52,7 @@ from video3d.inference.progress import DemoProgress
 from video3d.inference.runners import load_runner
 from video3d.inference.scores import class_name
 from video3d.utils.logging import setup_logging
+from video3d.utils.precision import with_inference_precision
 
 
 def _printer(names: list[str] | None):
@@ -93,6 +94,8 @@ def main(argv: list[str]) -> int:
     try:
         model = load_runner(cfg, args.checkpoint)
         names = model_class_names(cfg, model, args.checkpoint)
+        if not args.gradcam:  # Grad-CAM reads the model's own layers and gradients in float32
+            model = with_inference_precision(model, cfg)  # TEST.MIXED_PRECISION
         demo = LongVideoDemo(cfg, model, names, stride=args.stride, topk=args.topk,
                              realtime=args.realtime, on_window=_printer(names) if args.realtime else None,
                              progress=None if args.realtime else DemoProgress(),

@@ -4,7 +4,10 @@ Both formats take clips `[B, C, T, S, S]` with a dynamic batch size and return t
 of `build_model` (`[B, K]`, or the FFC head's seven outputs `[B, 7, K]`: the vote is a few
 lines of Python, `video3d.models.ffc_vote`, kept out of the graph). The file records the
 input shape and classes (`runners.export_note`), so a runner refuses a config it was not made
-for, and the class names, so predict and demo name the classes without a names file. ONNX goes through PyTorch's TorchScript-based exporter (opset 17), which needs no extra
+for, and the class names, so predict and demo name the classes without a names file. `dtype` bf16 (`--dtype bf16`) traces the model under bfloat16
+autocast (float32 clips in, float32 logits out, as TEST.MIXED_PRECISION bf16 runs it eagerly)
+and checks the file against that eager bf16 model; TorchScript only (ONNX's Conv takes no
+bfloat16). ONNX goes through PyTorch's TorchScript-based exporter (opset 17), which needs no extra
 package beyond `onnx`; TorchScript is a trace.
 """
 
@@ -24,8 +27,10 @@ from video3d.errors import ConfigError, DataError
 from video3d.inference.runners import EXPORT_NOTE, OnnxRunner, TorchScriptRunner, expected_input, export_note
 from video3d.models.pooling import ChannelsLastMaxPool3d
 from video3d.utils.io import atomic_write, write_failure
+from video3d.utils.precision import InferencePrecision, resolve_precision
 
 FORMATS = ("onnx", "torchscript")
+DTYPES = ("fp32", "bf16")  # fp32 unless asked: an exported file should not depend on the CPU at hand
 ONNX_OPSET = 17
 TOLERANCE = 1e-4  # relative: max |exported - eager| / max |eager|
 
@@ -62,17 +67,24 @@ def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
 
 
 def export_model(model: nn.Module, cfg: CfgNode, fmt: str, path: str, seed: int = 0,
-                 class_names: list[str] | None = None) -> ExportCheck:
-    """Write `model` (built from `cfg`) to `path` as `fmt`, atomically, with `class_names` in its
-    note, and compare the file's outputs with the eager model's on random clips of batch 2 and
-    3 (the batch is dynamic)."""
+                 class_names: list[str] | None = None, dtype: str = "fp32") -> ExportCheck:
+    """Write `model` (built from `cfg`) to `path` as `fmt` in `dtype`, atomically, with
+    `class_names` in its note, and compare the file's outputs with the eager model's in the
+    same dtype on random clips of batch 2 and 3 (the batch is dynamic)."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format is {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if dtype not in DTYPES:
+        raise ConfigError(f"--dtype is {dtype!r}; expected one of {', '.join(DTYPES)}")
+    if dtype == "bf16" and fmt == "onnx":
+        raise ConfigError("--dtype bf16 needs --format torchscript: ONNX's Conv takes no bfloat16 tensors "
+                          "(onnxruntime refuses the graph)")
     model = exportable(model)
+    if dtype == "bf16":
+        model = InferencePrecision(model, resolve_precision("bf16", torch.device("cpu"), "--dtype", training=False))
     generator = torch.Generator().manual_seed(seed)
     shape = expected_input(cfg)
     example = torch.randn([2, *shape], generator=generator)
-    note = json.dumps(export_note(cfg, class_names))
+    note = json.dumps({**export_note(cfg, class_names), "dtype": dtype})
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with atomic_write(path, "wb") as handle, warnings.catch_warnings():

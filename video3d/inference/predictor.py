@@ -12,7 +12,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.data import MultiViewDataset, VideoRecord, multiview_dataset
-from video3d.data.online_flow import FlowRecipe, flow_runs_on_gpu
+from video3d.data.online_flow import flow_runs_on_gpu
 from video3d.data.transforms import Normalizer
 from video3d.data.two_stream import TwoStreamDataset
 from video3d.data.worker_errors import UnwrappingDataLoader
@@ -25,6 +25,8 @@ from video3d.evaluation.evaluator import (
 from video3d.evaluation.metrics import rank_classes
 from video3d.evaluation.results import fuse_probs, stored_probs
 from video3d.evaluation.scoring import aggregate_views, video_prediction
+from video3d.flow.recipe import FlowRecipe
+from video3d.utils.precision import with_inference_precision
 
 UNKNOWN_LABEL = -1
 
@@ -120,8 +122,8 @@ def predict_two_stream(rgb_cfg: CfgNode, rgb_model: nn.Module, flow_cfg: CfgNode
                                FlowRecipe.from_cfg(flow_cfg))
     workers = 0 if flow_runs_on_gpu(flow_cfg) else rgb_cfg.DATA_LOADER.NUM_WORKERS
     loader = UnwrappingDataLoader(dataset, batch_size=None, num_workers=workers)
-    rgb_model.eval()
-    flow_model.eval()
+    rgb_model = with_inference_precision(rgb_model.eval(), rgb_cfg)  # each stream's TEST.MIXED_PRECISION
+    flow_model = with_inference_precision(flow_model.eval(), flow_cfg)
     predictions = []
     with torch.inference_mode():
         for item in loader:
