@@ -62,26 +62,10 @@ class _FolderSource(FrameSource):
     def _count(self, num_frames: int | None) -> int:
         return count_frames(self.path, self.prefix) if num_frames is None else int(num_frames)
 
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
     def _frame_shape(self) -> tuple[int, int]:
         if self._shape is None:
             self._shape = tuple(self._read([0])[0].shape[:2])
         return self._shape
-
-    @property
-    def height(self) -> int:
-        return self._frame_shape()[0]
-
-    @property
-    def width(self) -> int:
-        return self._frame_shape()[1]
 
     def _load(self, index: int) -> np.ndarray:
         raise NotImplementedError
@@ -102,10 +86,6 @@ class RGBFrameFolder(_FolderSource):
 
     prefix = "img_"
 
-    @property
-    def channels(self) -> int:
-        return 3
-
     def _load(self, index: int) -> np.ndarray:
         bgr = _read_image(os.path.join(self.path, RGB_TEMPLATE.format(index + 1)), cv2.IMREAD_COLOR)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -123,9 +103,7 @@ class FlowFrameFolder(_FolderSource):
     def _count(self, num_frames: int | None) -> int:
         return count_frames(self.path, self.prefix) if num_frames is None else int(num_frames) - 1
 
-    @property
-    def channels(self) -> int:
-        return 2
+    CHANNELS = 2
 
     def _load(self, index: int) -> np.ndarray:
         x = _read_image(os.path.join(self.path, FLOW_X_TEMPLATE.format(index + 1)), cv2.IMREAD_GRAYSCALE)

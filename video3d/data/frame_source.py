@@ -23,28 +23,39 @@ class FrameSource(abc.ABC):
     def __init__(self, path: str):
         self.path = path
 
+    # What most sources share: they set `_num_frames` and `_fps` when opened, know their frame
+    # shape (`_frame_shape`) and have a fixed channel count (`CHANNELS`). A source that wraps
+    # another (online flow, a frame cache) overrides the properties instead.
+    CHANNELS = 3
+    _num_frames: int
+    _fps: float
+
     @property
-    @abc.abstractmethod
     def num_frames(self) -> int:
         """Frames available through `get_frames` (flow: pairs)."""
+        return self._num_frames
 
     @property
-    @abc.abstractmethod
     def fps(self) -> float:
         """Frames per second of the source."""
+        return float(self._fps)
+
+    def _frame_shape(self) -> tuple[int, int]:
+        """(height, width) of the frames `get_frames` returns."""
+        raise NotImplementedError(f"{type(self).__name__} gives no frame shape")
 
     @property
-    @abc.abstractmethod
-    def height(self) -> int: ...
+    def height(self) -> int:
+        return self._frame_shape()[0]
 
     @property
-    @abc.abstractmethod
-    def width(self) -> int: ...
+    def width(self) -> int:
+        return self._frame_shape()[1]
 
     @property
-    @abc.abstractmethod
     def channels(self) -> int:
         """3 for RGB, 2 for flow."""
+        return self.CHANNELS
 
     @property
     def pts_per_frame(self) -> float | None:
