@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 
 from video3d.errors import Video3DError
 from video3d.inference.long_video import ANNOTATED, TIMELINE, LongVideoDemo, WindowResult
-from video3d.inference.segments import SEGMENTS_JSON, segments_from_windows, segments_json
+from video3d.inference.segments import SEGMENTS_JSON
 from video3d.serve.model import ServedModel
-from video3d.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +85,23 @@ def folder_bytes(path: str) -> int:
             with contextlib.suppress(FileNotFoundError):
                 total += os.path.getsize(os.path.join(root, name))
     return total
+
+
+class JobProgress:
+    """The demo's progress hook (`video3d.inference.progress.DemoProgress`'s methods) counting
+    into the job: frames done of the frames the input's header announces."""
+
+    def __init__(self, job: Job):
+        self.job = job
+
+    def start(self, total_frames: int, fps: float) -> None:
+        self.job.frames_total = max(int(total_frames), 0) or self.job.frames_total
+
+    def update(self, frames: int, windows: int) -> None:
+        self.job.frames_done = frames
+
+    def close(self) -> None:
+        pass
 
 
 class JobStore:
@@ -168,25 +184,19 @@ class JobStore:
 
     def _run(self, job: Job, video: str) -> None:
         job.state = "running"
-        results: list[WindowResult] = []
 
         def on_window(result: WindowResult) -> None:
             if self._closing.is_set():
                 raise ServerClosing()
-            results.append(result)
             job.windows.append(result.as_json(self.model.names, 5))
-            job.frames_done = result.end_frame + 1
 
         try:
-            demo = LongVideoDemo(self.model.cfg, self.model.runner, self.model.names, on_window=on_window)
+            demo = LongVideoDemo(self.model.cfg, self.model.runner, self.model.names, on_window=on_window,
+                                 progress=JobProgress(job))
             report = demo.run(video, job.folder)
             if report.stopped:
                 raise Video3DError(f"{job.source}: {report.stopped.replace(video, job.source)}")
             job.prediction = self.model.predict(video, job.source)[0]
-            if not os.path.isfile(os.path.join(job.folder, SEGMENTS_JSON)):
-                duration = report.frames / report.fps if report.fps else None
-                atomic_write_text(os.path.join(job.folder, SEGMENTS_JSON),
-                                  segments_json(segments_from_windows(results, self.model.names), job.source, duration))
             job.state = "done"
         except Video3DError as error:
             job.error = str(error).replace(video, job.source)

@@ -13,9 +13,11 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.evaluation.results import load_class_names
+from video3d.errors import CheckpointError
+from video3d.inference.class_names import model_class_names
 from video3d.inference.predictor import predict_files
 from video3d.inference.runners import expected_input, load_runner, model_file_kind
+from video3d.utils.paths import local_copy
 
 
 class SerialRunner(nn.Module):
@@ -55,9 +57,12 @@ class ServedModel:
 
     @classmethod
     def load(cls, cfg: CfgNode, checkpoint: str) -> ServedModel:
-        runner = SerialRunner(load_runner(cfg, checkpoint)).eval()
-        names = load_class_names(cfg.DATA.CLASS_NAMES_FILE, cfg.MODEL.NUM_CLASSES)
-        return cls(cfg, runner, names, checkpoint, file_sha256(checkpoint))
+        """`checkpoint` may be a URL (fetched once, as by video3d-predict); the class names are
+        DATA.CLASS_NAMES_FILE's, else those stored with the model."""
+        runner = load_runner(cfg, checkpoint)
+        names = model_class_names(cfg, runner, checkpoint)
+        checksum = file_sha256(local_copy(checkpoint, CheckpointError))
+        return cls(cfg, SerialRunner(runner).eval(), names, checkpoint, checksum)
 
     def info(self) -> dict:
         """What GET /v1/model answers."""
