@@ -124,3 +124,19 @@ def test_checkpoint_file_paths_map_foreign_files_by_themselves(tmp_path, cfg_fil
     trainer = Trainer(cfg, components)
     assert torch.equal(trainer.model.layer4[0].conv1.weight, source_model.layer4[0].conv1.weight)
     assert not torch.equal(trainer.model.head.fc.bias[:5], source_model.head.fc.bias)  # a new head: fine-tuning
+
+
+def test_pyslowfast_ptv_checkpoints_with_the_model_prefix_convert_in_both_paths(tmp_path, cfg_file):
+    # PySlowFast's configs/*/pytorchvideo/ models (PTVResNet) keep the network as self.model.
+    theirs = create_resnet(model_depth=50, model_num_class=5, stem_dim_out=8, dropout_rate=0.0,
+                           head_pool_kernel_size=(4, 1, 1)).eval()
+    source = tmp_path / "ptv_slow.pyth"
+    torch.save({"model_state": {f"model.{k}": v for k, v in theirs.state_dict().items()}, "epoch": 3}, source)
+    out = tmp_path / "converted.pyth"
+    assert convert_weights.main(["--from", "pytorchvideo", str(source), str(out), "--cfg", cfg_file]) == 0
+    clip = torch.randn(1, 3, 4, 32, 32)
+    for load in (str(out), str(source)):  # the converted file, and the .pyth itself as a checkpoint path
+        ours = build_model(load_config(cfg_file)).eval()
+        ckpt.load_model_weights(ours, load)
+        with torch.no_grad():
+            assert torch.allclose(ours(clip), theirs(clip), atol=1e-5)

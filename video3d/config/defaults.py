@@ -131,6 +131,7 @@ _C.SOLVER.OPTIMIZING_METHOD = "sgd"  # sgd or adamw
 _C.SOLVER.BASE_LR = 0.1  # the learning rate used (PySlowFast's meaning), unless LR_SCALING linear
 _C.SOLVER.LR_SCALING = "none"  # none: BASE_LR as is; linear: x TRAIN.BATCH_SIZE / SOLVER.BASE_BATCH_SIZE
 _C.SOLVER.BASE_BATCH_SIZE = 64  # batch the BASE_LR is quoted for (read only with LR_SCALING linear)
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False  # every SOLVER LR x NUM_SHARDS (PySlowFast's per-node LR)
 _C.SOLVER.LR_POLICY = "steps_with_relative_lrs"  # steps_with_relative_lrs or cosine
 _C.SOLVER.STEPS = [0, 30, 60, 80]  # epochs where each LRS factor starts (iResNet recipe)
 _C.SOLVER.LRS = [1.0, 0.1, 0.01, 0.001]  # factors of BASE_LR for each step (extra values unused)

@@ -15,7 +15,14 @@ from fvcore.common.config import CfgNode
 from video3d.config.archs import BUILT_ARCHS
 from video3d.config.checks import ConfigError, check_config
 from video3d.config.defaults import get_cfg
-from video3d.config.pyslowfast import REFUSED_ARCHS, Sieve, refused_arch, sieve_items, sieve_tree
+from video3d.config.pyslowfast import (
+    REFUSED_ARCHS,
+    Sieve,
+    refused_arch,
+    refused_model_name,
+    sieve_items,
+    sieve_tree,
+)
 from video3d.utils.logging import get_logger
 from video3d.utils.paths import is_local, local_copy
 
@@ -62,12 +69,23 @@ def _report(found: Sieve) -> None:
 
 
 def _check_arch(tree: dict, source: str) -> None:
-    arch = tree.get("MODEL", {}).get("ARCH") if isinstance(tree.get("MODEL"), dict) else None
-    why = refused_arch(arch) if arch is not None else None
+    model = tree.get("MODEL") if isinstance(tree.get("MODEL"), dict) else {}
+    arch, name = model.get("ARCH"), model.get("MODEL_NAME")
+    key, value, why = "MODEL.ARCH", arch, refused_arch(arch) if arch is not None else None
+    if why is None and name is not None and refused_model_name(name):
+        key, value, why = "MODEL.MODEL_NAME", name, refused_model_name(name)
     if why is None and "SLOWFAST" in tree:
-        arch, why = "slowfast (a SLOWFAST section)", REFUSED_ARCHS["slowfast"]
+        value, why = "slowfast (a SLOWFAST section)", REFUSED_ARCHS["slowfast"]
     if why:
-        raise ConfigError(f"{source}: MODEL.ARCH {arch}: {why}; video3d builds {', '.join(BUILT_ARCHS)}")
+        raise ConfigError(f"{source}: {key} {value}: {why}; video3d builds {', '.join(BUILT_ARCHS)}")
+
+
+def _say_which_model(cfg: CfgNode) -> None:
+    """PySlowFast picks its model class by MODEL.MODEL_NAME; video3d builds by MODEL.ARCH only."""
+    if str(cfg.MODEL.MODEL_NAME).lower() == "slowfast" and cfg.MODEL.ARCH != "slowfast":
+        logger.warning("MODEL.MODEL_NAME SlowFast with MODEL.ARCH %s: video3d builds the single-pathway %s "
+                       "network (MODEL.ARCH decides; MODEL.MODEL_NAME only names the run)", cfg.MODEL.ARCH,
+                       cfg.MODEL.ARCH)
 
 
 def _base_path(base, path: str) -> str:
@@ -143,8 +161,9 @@ def _merge_file(cfg: CfgNode, path: str) -> None:
 
 def _merge_overrides(cfg: CfgNode, opts: list[str]) -> None:
     pairs = [(key, CfgNode._decode_cfg_value(value)) for key, value in zip(opts[::2], opts[1::2], strict=True)]
-    arch = dict(pairs).get("MODEL.ARCH")
-    _check_arch({"MODEL": {"ARCH": arch}} if arch is not None else {}, "command line")
+    given = dict(pairs)
+    model = {leaf: given[f"MODEL.{leaf}"] for leaf in ("ARCH", "MODEL_NAME") if f"MODEL.{leaf}" in given}
+    _check_arch({"MODEL": model}, "command line")
     found, kept = sieve_items(pairs, get_cfg(), "command line")
     _report(found)
     try:
@@ -164,6 +183,8 @@ def load_config(cfg_file: str | Sequence[str] | None = None, opts: Sequence[str]
     opts = parse_overrides(opts)
     if opts:
         _merge_overrides(cfg, opts)
+    if files or opts:
+        _say_which_model(cfg)
     if check:
         check_config(cfg)
     return cfg

@@ -75,6 +75,13 @@ BOOL_VALUES: dict[str, dict[bool, str]] = {
     "TEST.MIXED_PRECISION": {True: "auto", False: "fp32"},
 }
 
+# PySlowFast values of video3d keys that name the same thing differently: key -> {its value: ours}.
+# Its PyTorchVideo datasets read the same lists as their twins (slowfast/datasets/ptv_datasets.py).
+VALUE_ALIASES: dict[str, dict[Any, Any]] = {
+    "TRAIN.DATASET": {"ptvkinetics": "kinetics", "ptvssv2": "ssv2"},
+    "TEST.DATASET": {"ptvkinetics": "kinetics", "ptvssv2": "ssv2"},
+}
+
 # What to do instead, for PySlowFast keys and values video3d does not take.
 HINTS: dict[str, str] = {
     "RESNET.TRANS_FUNC": "video3d's RESNET.BLOCK (bottleneck_transform = bottleneck, basic_transform = basic)",
@@ -89,7 +96,8 @@ HINTS: dict[str, str] = {
     "DATA.DECODING_BACKEND": "video3d's decoders: pyav or decord",
     "TRAIN.AMP_DTYPE": "video3d's TRAIN.MIXED_PRECISION takes the dtype: auto, fp32, bf16 or fp16",
     "MODEL.LOSS_FUNC": "video3d trains with cross-entropy (soft targets under MIXUP)",
-    "SOLVER.BASE_LR_SCALE_NUM_SHARDS": "video3d's SOLVER.LR_SCALING linear scales by TRAIN.BATCH_SIZE",
+    "MODEL.HEAD_ACT": "only softmax is supported: video3d trains single-label classifiers and averages "
+                      "softmax scores over the test views",
     "TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN": "a head of another shape is left out automatically",
     "TRAIN.CHECKPOINT_IN_INIT": "video3d loads TRAIN.CHECKPOINT_FILE_PATH after building the model",
     "MULTIGRID": "video3d takes MULTIGRID.LONG_CYCLE, SHORT_CYCLE, LONG_CYCLE_FACTORS, SHORT_CYCLE_FACTORS, "
@@ -104,6 +112,21 @@ REFUSED_ARCHS = {
     "x3d": "X3D is not built by video3d",
     "mvit": "MViT is not built by video3d",
     "vit": "ViT is not built by video3d",
+    "csn": "CSN (channel-separated networks) is not built by video3d",
+    "r2plus1d": "R(2+1)D is not built by video3d",
+}
+
+# MODEL.MODEL_NAME values of PySlowFast whose network video3d does not build, whatever MODEL.ARCH
+# says (its REV_MVIT_B_16x4_CONV sets ARCH slow with MODEL_NAME MViT).
+REFUSED_MODEL_NAMES = {
+    "mvit": "MViT (and Rev-MViT) is not built by video3d",
+    "revvit": "Rev-ViT is not built by video3d",
+    "x3d": REFUSED_ARCHS["x3d"],
+    "ptvcsn": REFUSED_ARCHS["csn"],
+    "ptvr2plus1d": REFUSED_ARCHS["r2plus1d"],
+    "ptvx3d": REFUSED_ARCHS["x3d"],
+    "ptvmvit": "MViT is not built by video3d",
+    "ptvslowfast": REFUSED_ARCHS["slowfast"],
 }
 
 
@@ -164,6 +187,9 @@ def sieve_items(items: list[tuple[str, Any]], defaults: CfgNode, source: str) ->
                 value = float(value)  # WARMUP_EPOCHS: 34 means 34.0 (yacs would refuse the int)
             elif isinstance(value, bool) and key in BOOL_VALUES:
                 value = BOOL_VALUES[key][value]  # MIXED_PRECISION True (PySlowFast) means auto
+            elif isinstance(value, str) and value in VALUE_ALIASES.get(key, {}):
+                found.no_ops.append(f"{key} {value} (= {VALUE_ALIASES[key][value]})")
+                value = VALUE_ALIASES[key][value]
             kept[key] = value
         elif key in NO_OP_KEYS and NO_OP_KEYS[key][0](value):
             found.no_ops.append(key)
@@ -203,3 +229,8 @@ def sieve_tree(tree: Mapping, defaults: CfgNode, source: str) -> tuple[Sieve, di
 def refused_arch(arch: Any) -> str | None:
     """Why PySlowFast's MODEL.ARCH `arch` is not built here, or None."""
     return REFUSED_ARCHS.get(str(arch).lower())
+
+
+def refused_model_name(name: Any) -> str | None:
+    """Why PySlowFast's MODEL.MODEL_NAME `name` is not built here, or None."""
+    return REFUSED_MODEL_NAMES.get(str(name).lower())

@@ -85,17 +85,23 @@ LR_SCALINGS = Choices("SOLVER.LR_SCALING", {
 
 def config_lr_scale(cfg: CfgNode) -> float:
     """1 (SOLVER.BASE_LR is the LR used, PySlowFast's meaning) unless SOLVER.LR_SCALING is
-    linear: then TRAIN.BATCH_SIZE / SOLVER.BASE_BATCH_SIZE."""
-    return LR_SCALINGS[cfg.SOLVER.LR_SCALING](cfg)
+    linear: then TRAIN.BATCH_SIZE / SOLVER.BASE_BATCH_SIZE; times NUM_SHARDS with
+    SOLVER.BASE_LR_SCALE_NUM_SHARDS (PySlowFast scales BASE_LR, WARMUP_START_LR and COSINE_END_LR)."""
+    shards = cfg.NUM_SHARDS if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS else 1
+    return LR_SCALINGS[cfg.SOLVER.LR_SCALING](cfg) * shards
 
 
 def describe_lr(cfg: CfgNode) -> str:
     """One phrase saying where the effective base LR comes from, for the start-of-run log."""
     lr = cfg.SOLVER.BASE_LR * config_lr_scale(cfg)
+    shards = (f" x NUM_SHARDS {cfg.NUM_SHARDS} (SOLVER.BASE_LR_SCALE_NUM_SHARDS)"
+              if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS else "")
     if cfg.SOLVER.LR_SCALING == "linear":
         return (f"effective base LR {lr:.6g} = SOLVER.BASE_LR {cfg.SOLVER.BASE_LR:g} x TRAIN.BATCH_SIZE "
                 f"{cfg.TRAIN.BATCH_SIZE} / SOLVER.BASE_BATCH_SIZE {cfg.SOLVER.BASE_BATCH_SIZE} "
-                "(SOLVER.LR_SCALING linear)")
+                f"(SOLVER.LR_SCALING linear){shards}")
+    if shards:
+        return f"effective base LR {lr:.6g} = SOLVER.BASE_LR {cfg.SOLVER.BASE_LR:g}{shards}"
     return f"effective base LR {lr:.6g} = SOLVER.BASE_LR (SOLVER.LR_SCALING none)"
 
 

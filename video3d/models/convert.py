@@ -11,6 +11,8 @@ PyTorchVideo (`create_resnet`; its hub models slow_r50, c2d_r50, i3d_r50):
     blocks.{b}.res_blocks.{i}.branch2.{conv,norm}_{a,b,c} -> layer{n}.{i}.{conv,bn}{1,2,3}
     blocks.{last}.proj                    -> head.fc
 where n counts the residual stages in order (a stage-1 pool shifts the block indices).
+PySlowFast's PTV* models (configs/*/pytorchvideo/) hold the PyTorchVideo network as `self.model`,
+so their checkpoints name it `model.blocks...`: that prefix is dropped first.
 Every tensor must find a name: `convert_state_dict` raises CheckpointError listing those that
 do not (non-local blocks, a second pathway, ...), so nothing is dropped silently.
 """
@@ -33,11 +35,21 @@ _PSF_HEAD = re.compile(r"head\.projection\.(weight|bias)")
 _PTV_STEM = re.compile(r"blocks\.0\.(conv|norm)\.(.+)")
 _PTV_BLOCK = re.compile(r"blocks\.(\d+)\.res_blocks\.(\d+)\.(branch1_conv|branch1_norm|branch2\.(conv|norm)_([abc]))\.(.+)")
 _PTV_HEAD = re.compile(r"blocks\.(\d+)\.proj\.(weight|bias)")
+_PTV_WRAPPER = "model."  # PySlowFast's PTVResNet & co.: self.model = create_resnet(...)
+
+
+def without_ptv_wrapper(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state_dict` without PySlowFast's `model.` prefix when every key is `model.blocks.*`."""
+    keys = list(state_dict)
+    if keys and all(k.startswith(_PTV_WRAPPER + "blocks.") for k in keys):
+        return {k[len(_PTV_WRAPPER):]: v for k, v in state_dict.items()}
+    return dict(state_dict)
 
 
 def detect_format(state_dict: Mapping[str, torch.Tensor]) -> str | None:
-    """"pyslowfast", "pytorchvideo", or None (video3d's own names or something else)."""
-    keys = list(state_dict)
+    """"pyslowfast", "pytorchvideo" (also under PySlowFast's `model.` prefix), or None (video3d's
+    own names or something else)."""
+    keys = list(without_ptv_wrapper(state_dict))
     if any(k.startswith("s1.pathway0_stem.") for k in keys):
         return "pyslowfast"
     if any(_PTV_STEM.fullmatch(k) for k in keys) and any(".res_blocks." in k for k in keys):
@@ -95,6 +107,7 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor], source: str, wher
 
     Raises CheckpointError naming how many tensors found no name, with examples and why.
     """
+    state_dict = without_ptv_wrapper(state_dict)
     keys = list(state_dict)
     if source == "pyslowfast":
         names = {k: name for k in keys if (name := _pyslowfast_name(k)) is not None}
