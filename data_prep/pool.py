@@ -22,7 +22,6 @@ so it replaces the shards' failure logs and records with its own `failures.jsonl
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import functools
 import glob
@@ -43,7 +42,7 @@ from tqdm import tqdm
 from data_prep.inputs import VideoTask
 from data_prep.shards import SHARDS_DIR, Shard, failures_name
 from video3d.errors import DataError, DecodeError
-from video3d.utils.io import atomic_write_text
+from video3d.utils.io import atomic_write_text, is_disk_full
 
 PARTIAL_DIR = ".partial"
 FAILURES_FILE = "failures.jsonl"
@@ -52,7 +51,6 @@ MANIFEST_FILE = "manifest.json"
 # work(video_path, folder_to_fill, options) -> units written (frames or flow pairs); with a
 # `suffix`, work(video_path, file_to_write, options).
 WorkFn = Callable[[str, str, Any], int]
-DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -88,10 +86,10 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(0)
 
 
-def is_disk_full(error: BaseException | None) -> bool:
-    """True when `error`, or an error it was raised from, is ENOSPC / EDQUOT."""
+def caused_by_full_disk(error: BaseException | None) -> bool:
+    """True when `error`, or an error it was raised from, says the disk (or quota) is full."""
     while error is not None:
-        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        if is_disk_full(error):
             return True
         error = error.__cause__ or error.__context__
     return False
@@ -123,7 +121,7 @@ def _run_one(work: WorkFn, out_dir: str, partial_root: str, options: Any, suffix
         units = work(task.path, partial, options)
     except Exception as error:  # one bad video never stops the run (a full disk does); the reason is kept
         _remove(partial)
-        if is_disk_full(error):
+        if caused_by_full_disk(error):
             raise disk_full_error(out_dir) from None
         return task, 0, error.reason if isinstance(error, DecodeError) else f"{type(error).__name__}: {error}"
     os.makedirs(os.path.dirname(final), exist_ok=True)
@@ -199,7 +197,7 @@ def run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any,
         os.makedirs(out_dir, exist_ok=True)
         return _run_videos(tasks, out_dir, work, options, workers, unit, manifest, progress, shard, suffix)
     except OSError as error:
-        if is_disk_full(error):  # the manifest, a shard record or the failure log could not be written
+        if caused_by_full_disk(error):  # the manifest, a shard record or the failure log could not be written
             raise disk_full_error(out_dir) from None
         raise
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from data_prep import merge_shards, resize_videos
-from data_prep.pool import PARTIAL_DIR, is_disk_full
+from data_prep.pool import PARTIAL_DIR, caused_by_full_disk
 from data_prep.resize_videos import EncodeOptions, even_output_size, resize_video
 
 REAL = Path(__file__).parents[1] / "data" / "real"
@@ -145,7 +145,7 @@ def test_disk_full_is_recognised_through_pyav(tmp_path, put_video):
     source = put_video(tmp_path / "a.mp4")
     with pytest.raises(OSError) as caught:
         resize_video(source, "/dev/full", EncodeOptions(short_side=32))
-    assert is_disk_full(caught.value)
+    assert caused_by_full_disk(caught.value)
 
 
 def test_two_shards_fill_one_folder_and_merge(tmp_path, put_video, video_bytes):
