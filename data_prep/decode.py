@@ -15,12 +15,13 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from data_prep.flow import source_index
 from video3d.data.decoders import (
     ESTIMATE_SLACK,  # frames a header may over-announce (edit lists, a dropped last frame)
 )
 from video3d.data.pyav_convert import frame_to_ndarray
+from video3d.data.rotation import frame_turns, upright
 from video3d.errors import DecodeError
+from video3d.flow.frames import source_index
 
 
 @dataclass
@@ -41,8 +42,9 @@ def reason_of(error: BaseException) -> str:
 
 def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | None = None,
                 pixel_format: str = "bgr24") -> Iterator[np.ndarray]:
-    """Every frame of `path` in order as uint8 [H, W, 3] (`bgr24` for OpenCV), resampled to
-    `target_fps` when given (nearest frame in time). Raises DecodeError(path, reason)."""
+    """Every frame of `path` in order as uint8 [H, W, 3] (`bgr24` for OpenCV), upright (a
+    display matrix applied), resampled to `target_fps` when given (nearest frame in time).
+    Raises DecodeError(path, reason)."""
     info = info if info is not None else VideoInfo()
     try:
         container = av.open(path)
@@ -62,7 +64,7 @@ def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | No
         output_index = 0
         try:
             for frame in container.decode(stream):
-                image = frame_to_ndarray(frame, pixel_format)
+                image = upright(frame_to_ndarray(frame, pixel_format), frame_turns(frame))  # as players show it
                 info.height, info.width = image.shape[:2]
                 index = info.decoded_frames
                 info.decoded_frames += 1

@@ -8,7 +8,8 @@ timestamps of all packets once (demuxing only, no decoding) to map indices to ti
 PyAV seeks to the keyframe before the first wanted frame and decodes forward,
 seeking again only across long gaps, so it never decodes from the start when it need not;
 unwanted frames that no other frame references are not decoded at all, and only the wanted
-frames are converted to RGB. A header that promises more frames than the
+frames are converted to RGB. A display matrix (a phone's rotation metadata) is applied as
+players apply it: frames come out upright, and `height` / `width` are the upright ones. A header that promises more frames than the
 file holds (a truncated download: docs/ENVIRONMENT.md, 300 frames announced, 140
 decodable) surfaces as a `DecodeError` naming the first missing frame,
 never as a silently short clip.
@@ -24,6 +25,7 @@ import torch
 
 from video3d.data.frame_source import FrameSource
 from video3d.data.pyav_convert import frame_to_ndarray
+from video3d.data.rotation import frame_turns, upright, upright_size
 from video3d.errors import DecodeError
 
 ESTIMATE_SLACK = 2  # frames a duration-based frame count may overshoot the decodable ones
@@ -43,6 +45,7 @@ class PyAVSource(FrameSource):
         self._container = None
         self._pts: list[int] | bool | None = None  # presentation timestamps, read on the first request
         self._seen_in_run: dict[int, int] = {}
+        self._turns: int | None = None  # quarter turns of the display matrix, known from the first decoded frame
         self.frames_decoded = 0  # frames the decoder produced (benchmarks and tests count them)
         try:
             self._container = av.open(path)
@@ -55,6 +58,7 @@ class PyAVSource(FrameSource):
             if not rate:
                 raise DecodeError(path, "the video stream has no frame rate")
             self._rate = Fraction(rate)
+            self._fps = float(self._rate)
             self._time_base = Fraction(self._stream.time_base)
             self._start_pts = self._stream.start_time or 0
             self._count_is_estimate = self._stream.frames <= 0
@@ -87,25 +91,21 @@ class PyAVSource(FrameSource):
             return 0
         return round(seconds * self._rate)
 
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
+    def _upright_size(self) -> tuple[int, int]:
+        """(width, height) as shown; the rotation is read from a decoded frame (frame 0 when
+        none was decoded yet: FFmpeg attaches the display matrix to frames)."""
+        if self._turns is None:
+            self.get_frames([0])
+        return upright_size(self._width, self._height, self._turns or 0)
 
-    @property
-    def fps(self) -> float:
-        return float(self._rate)
+    def _frame_shape(self) -> tuple[int, int]:
+        width, height = self._upright_size()
+        return height, width
 
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def channels(self) -> int:
-        return 3
+    def _image(self, frame) -> torch.Tensor:
+        """A decoded frame as upright RGB [H, W, 3]."""
+        self._turns = frame_turns(frame)
+        return torch.from_numpy(upright(frame_to_ndarray(frame, "rgb24"), self._turns))
 
     @property
     def pts_per_frame(self) -> float | None:
@@ -185,7 +185,7 @@ class PyAVSource(FrameSource):
             if i == len(wanted):
                 return i
             if index == wanted[i]:
-                out[index] = torch.from_numpy(frame_to_ndarray(frame, "rgb24"))
+                out[index] = self._image(frame)
                 i += 1
                 if i == len(wanted):
                     return i
@@ -194,7 +194,7 @@ class PyAVSource(FrameSource):
         # End of stream: what is still wanted does not exist, unless the frame count was only
         # estimated and overshot by at most ESTIMATE_SLACK frames; those repeat the last frame.
         if self._count_is_estimate and last_frame is not None and last_index >= self._num_frames - 1 - ESTIMATE_SLACK:
-            image = torch.from_numpy(frame_to_ndarray(last_frame, "rgb24"))
+            image = self._image(last_frame)
             out.update((w, image) for w in wanted[i:] if w > last_index)
         return len(wanted)
 
@@ -219,8 +219,28 @@ class PyAVSource(FrameSource):
             self._container = None
 
 
+def display_turns(path: str) -> int | None:
+    """Quarter turns of `path`'s display matrix, read from its first frame (PyAV); None when
+    PyAV cannot open or decode the file (the caller's decoder then reports it)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "SLICE"
+            for frame in container.decode(stream):
+                return frame_turns(frame)
+    except Exception:  # any failure to probe: the decoder that opens the file names the reason
+        return None
+    return None
+
+
 class DecordSource(FrameSource):
-    """Frames of a video file decoded with decord (optional dependency)."""
+    """Frames of a video file decoded with decord (optional dependency).
+
+    decord 0.6.0 applies a half turn itself but fails on a quarter turn (a portrait phone
+    video: it turns the frame's shape, then copies the wrong byte count), so such a file is
+    decoded by PyAV, upright, through this same object."""
 
     def __init__(self, path: str, threads: int = 1):
         super().__init__(path)
@@ -228,6 +248,12 @@ class DecordSource(FrameSource):
             import decord
         except ImportError as error:
             raise DecodeError(path, "DATA.DECODING_BACKEND decord needs the decord package") from error
+        self._reader = None
+        self._pyav: PyAVSource | None = None
+        if (display_turns(path) or 0) % 2:
+            self._pyav = PyAVSource(path, threads)
+            self._num_frames, self._fps = self._pyav.num_frames, self._pyav.fps
+            return
         try:
             self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
             self._num_frames = len(self._reader)
@@ -241,32 +267,16 @@ class DecordSource(FrameSource):
         self._shape: tuple[int, int] | None = None
         self._duplicates: set[int] | None = None  # frames sharing the previous frame's timestamp
 
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
     def _frame_shape(self) -> tuple[int, int]:
+        if self._pyav is not None:
+            return self._pyav.height, self._pyav.width
         if self._shape is None:
             self._shape = tuple(self.get_frames([0]).shape[1:3])
         return self._shape
 
-    @property
-    def height(self) -> int:
-        return self._frame_shape()[0]
-
-    @property
-    def width(self) -> int:
-        return self._frame_shape()[1]
-
-    @property
-    def channels(self) -> int:
-        return 3
-
     def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
+        if self._pyav is not None:
+            return self._pyav._read(wanted)
         if self._reader is None:
             raise DecodeError(self.path, "the source is closed")
         try:
@@ -298,3 +308,5 @@ class DecordSource(FrameSource):
 
     def close(self) -> None:
         self._reader = None
+        if self._pyav is not None:
+            self._pyav.close()
