@@ -100,14 +100,24 @@ def test_a_pyslowfast_log_parser_reads_video3d_logs(toy_log):
     assert parsed["test_final"] == [{"split": "test_final", "top1_acc": 75.0, "top5_acc": 100.0}]
 
 
-def test_grad_norm_is_absent_not_null_without_clipping(tmp_path):
-    setup_logging(str(tmp_path), 0)
+def _train_lines(output_dir, *opts) -> list[dict]:
+    setup_logging(str(output_dir), 0)
     try:
-        cfg = toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0")
-        Trainer(cfg, toy_components()).train()
+        seed_everything(0, 0)
+        Trainer(toy_cfg(str(output_dir), "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0", *opts),
+                toy_components()).train()
     finally:
         setup_logging(None, 0)
-    lines = [json.loads(line.split("json_stats: ", 1)[1])
-             for line in (tmp_path / "stdout.log").read_text().splitlines() if "json_stats: " in line]
-    assert lines and all("grad_norm" not in line for line in lines)
+    return [json.loads(line.split("json_stats: ", 1)[1])
+            for line in (output_dir / "stdout.log").read_text().splitlines() if "json_stats: " in line]
+
+
+def test_grad_norm_is_written_without_clipping_as_the_global_norm(tmp_path):
+    # PySlowFast writes grad_norm on every train line; with clipping it is the norm before clipping.
+    lines = _train_lines(tmp_path / "plain")
+    train = [line for line in lines if line["_type"].startswith("train")]
+    assert train and all(isinstance(line["grad_norm"], float) and line["grad_norm"] > 0 for line in train)
+    clipped = _train_lines(tmp_path / "clip", "TRAIN.CLIP_GRAD_NORM", "1e9")  # clip_grad_norm_'s total norm
+    assert [line["grad_norm"] for line in train] == \
+        [line["grad_norm"] for line in clipped if line["_type"].startswith("train")]
     assert all(line["gpu_mem"] == "0.00G" for line in lines)

@@ -41,7 +41,7 @@ class RecordLR(Hook):
         self.seen = []
 
     def after_step(self, trainer):
-        self.seen.append((trainer.epoch, trainer.iteration, trainer.optimizer.param_groups[0]["lr"]))
+        self.seen.append((trainer.state.epoch, trainer.state.iteration, trainer.optimizer.param_groups[0]["lr"]))
 
 
 def test_train_and_val_loss_decrease(tmp_path):
@@ -101,7 +101,7 @@ def test_auto_resume_skips_a_torn_checkpoint_and_continues(tmp_path):
     trainer = Trainer(toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", "2"), toy_components())
     warnings = [line for line in (tmp_path / "stdout.log").read_text().splitlines() if "[WARNING]" in line]
     assert len(warnings) == 1 and "checkpoint_epoch_00001.pyth" in warnings[0]
-    assert (trainer.start_epoch, trainer.start_iter) == (0, 6)  # the rolling one, at the end of epoch 1
+    assert (trainer.state.start_epoch, trainer.state.start_iter) == (0, 6)  # the rolling one, at the end of epoch 1
     history = trainer.train()
     assert [row["epoch"] for row in history] == [1, 2]
     assert ckpt.load_checkpoint(str(newest))["epoch"] == 1  # rewritten whole
@@ -113,8 +113,8 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path):
     batch_8 = ["TRAIN.BATCH_SIZE", "8", "SOLVER.BASE_BATCH_SIZE", "8"]
     small = _train(tmp_path / "a", *constant, *batch_8, "TRAIN.ACCUM_STEPS", "2")  # 2 x 4 clips
     big = _train(tmp_path / "b", *constant, *batch_8)
-    assert small.epoch_iters == 6 and big.epoch_iters == 3
-    assert small.global_step == big.global_step == 3
+    assert small.state.epoch_iters == 6 and big.state.epoch_iters == 3
+    assert small.state.global_step == big.state.global_step == 3
     assert "[WARNING]" not in (tmp_path / "stdout.log").read_text()  # the batch adds up
     for mine, theirs in zip(small.model.parameters(), big.model.parameters(), strict=True):
         assert torch.allclose(mine, theirs, atol=1e-6)
@@ -122,17 +122,18 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path):
 
 def test_gradient_clipping_reports_the_norm(tmp_path):
     trainer = _train(tmp_path, "TRAIN.CLIP_GRAD_NORM", "0.01", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0")
-    assert trainer.events.get("grad_norm") > 0.01  # the norm before clipping
+    assert trainer.state.events.get("grad_norm") > 0.01  # the norm before clipping
 
 
 def test_initial_weights_from_checkpoint_file_path(tmp_path):
     source = ToyNet(4, 0.0, batchnorm=False)
     path = str(tmp_path / "init.pyth")
     ckpt.save_checkpoint(path, {"model_state": source.state_dict(), "epoch": 5})
-    cfg = toy_cfg(str(tmp_path / "run"), "TRAIN.CHECKPOINT_FILE_PATH", path, "TRAIN.CHECKPOINT_INFLATE", "True")
+    cfg = toy_cfg(str(tmp_path / "run"), "TRAIN.CHECKPOINT_FILE_PATH", path, "TRAIN.CHECKPOINT_INFLATE", "True",
+                  "TRAIN.CHECKPOINT_EPOCH_RESET", "True")
     trainer = Trainer(cfg, toy_components())
     assert torch.equal(trainer.model.fc.weight, source.fc.weight)
-    assert trainer.start_epoch == 0  # TRAIN.CHECKPOINT_EPOCH_RESET
+    assert trainer.state.start_epoch == 0  # TRAIN.CHECKPOINT_EPOCH_RESET
 
 
 def test_precise_bn_sets_running_stats_to_the_average_over_training_batches(tmp_path):
@@ -156,7 +157,7 @@ def test_initial_weights_can_keep_their_epoch_and_optimizer_state(tmp_path):
     path = str(tmp_path / "first" / "checkpoints" / "checkpoint_epoch_00001.pyth")
     cfg = toy_cfg(str(tmp_path / "second"), "TRAIN.CHECKPOINT_FILE_PATH", path, "TRAIN.CHECKPOINT_EPOCH_RESET", "False")
     second = Trainer(cfg, toy_components())
-    assert second.start_epoch == 1
+    assert second.state.start_epoch == 1
     momentum = first.optimizer.state_dict()["state"][0]["momentum_buffer"]
     assert torch.equal(second.optimizer.state_dict()["state"][0]["momentum_buffer"], momentum)
 
@@ -192,9 +193,9 @@ def test_training_curves_are_redrawn_at_most_every_interval_and_at_the_end(tmp_p
     monkeypatch.setattr(plots, "plot_training_curves", lambda history, path: drawn.append(len(history)))
     now = [0.0]
     hook = PlotHook(SimpleNamespace(OUTPUT_DIR=str(tmp_path)), min_interval=30.0, clock=lambda: now[0])
-    trainer = SimpleNamespace(events=EventStore())  # the plot hook reads the event store only
+    trainer = SimpleNamespace(state=SimpleNamespace(events=EventStore()))  # the plot hook reads the event store only
     for epoch in range(6):  # epochs of 10 s: drawn after epochs 1 and 4 (30 s later)
-        trainer.events.start_epoch_record(epoch=epoch)
+        trainer.state.events.start_epoch_record(epoch=epoch)
         now[0] += 10.0
         hook.after_epoch(trainer)
     hook.after_train(trainer)
@@ -275,7 +276,7 @@ def test_a_full_disk_at_a_checkpoint_stops_with_one_logged_line_and_resumes_from
     errors = [line for line in (tmp_path / "stdout.log").read_text().splitlines() if "[ERROR]" in line]
     assert len(errors) == 1 and errors[0].endswith(f"cannot save checkpoint {path}: no space left on device")
     assert ckpt.latest_checkpoint(cfg).endswith("checkpoint_epoch_00001.pyth")
-    assert Trainer(cfg, toy_components()).start_epoch == 1
+    assert Trainer(cfg, toy_components()).state.start_epoch == 1
 
 
 class FixedValidation(Hook):
@@ -287,7 +288,7 @@ class FixedValidation(Hook):
     def after_epoch(self, trainer):
         error = next(self.errors)
         if error is not None:
-            trainer.events.put_epoch(val_top1_err=error)
+            trainer.state.events.put_epoch(val_top1_err=error)
 
 
 def test_checkpoint_hook_saves_best_only_on_a_strictly_lower_val_error_from_the_event_store(tmp_path):

@@ -21,7 +21,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.config import multigrid
+from video3d.config.multigrid import MultigridSchedule
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.distributed import get_device, process_info
 from video3d.engine.events import EventStore
@@ -33,12 +33,12 @@ from video3d.engine.fast_step import (
     to_training_layout,
 )
 from video3d.engine.hooks import Hook, default_hooks
+from video3d.engine.initial_weights import load_initial_weights
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
-from video3d.engine.meters import TrainMeter, all_reduce_sum, topk_correct
+from video3d.engine.meters import all_reduce_sum, step_scalars, topk_correct
 from video3d.engine.optim import build_optimizer
+from video3d.engine.state import TrainState
 from video3d.errors import Video3DError
-from video3d.models.convert import to_video3d_names
-from video3d.models.inflate import partial_load_message
 from video3d.models.sub_batchnorm import use_sub_batch_norm
 from video3d.utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
 from video3d.utils.logging import get_logger
@@ -55,7 +55,7 @@ class TrainComponents:
     """What the loop builds from other layers; tests inject tiny stand-ins."""
 
     build_model: Callable[[CfgNode], nn.Module]
-    build_loader: Callable[[CfgNode, str, bool], Iterable]
+    build_loader: Callable[[CfgNode, str, bool, Any], Iterable]  # (cfg, split, training, multigrid schedule)
     set_loader_epoch: Callable[[Any, int, int], None]
     training_logits: Callable[[torch.Tensor, CfgNode], torch.Tensor]
     load_pretrained: Callable[..., dict]
@@ -92,30 +92,26 @@ def _timed(batches: Iterator) -> Iterator[tuple[Any, float]]:
 class Trainer:
     """Builds the model, optimiser and loaders from `cfg` (through `components`), resumes or loads
     initial weights, and runs the loop; side jobs are `hooks` (default: `default_hooks(cfg)`)
-    sharing metrics through `self.events`."""
+    sharing metrics and the loop position through `self.state` (video3d.engine.state)."""
 
     def __init__(self, cfg: CfgNode, components: TrainComponents | None = None, hooks: list[Hook] | None = None):
-        cfg = multigrid.training_config(cfg)  # the long cycle rewrites the LR steps and the epoch count
-        if multigrid.enabled(cfg):
-            logger.info(multigrid.describe(cfg))
-        self.cfg = cfg
+        self.cfg = cfg  # never rewritten: the multigrid plan is the schedule object
+        self.schedule = MultigridSchedule.from_cfg(cfg)
+        if self.schedule.cycles:
+            logger.info(self.schedule.describe())
         self.components = components or default_components()
         self.device = get_device(cfg, process_info().local_rank)
         check_compile(cfg, self.device)
         self.model = to_training_layout(self.components.build_model(cfg).to(self.device), cfg)
-        if multigrid.enabled(cfg) and cfg.MULTIGRID.BN_BASE_SIZE:
+        if self.schedule.cycles and cfg.MULTIGRID.BN_BASE_SIZE:
             use_sub_batch_norm(self.model, cfg.MULTIGRID.BN_BASE_SIZE)
         self.optimizer = build_optimizer(self.model, cfg)
         self.amp_dtype = autocast_dtype(cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self._train_loader = self._val_loader = self._precise_bn_loader = None
         self.hooks = default_hooks(cfg) if hooks is None else hooks
-        self.meter = TrainMeter(cfg.LOG_PERIOD)
-        self.start_epoch, self.start_iter, self.global_step = 0, 0, 0
-        self.epoch, self.iteration, self.epoch_iters = 0, 0, 1
-        self.events = EventStore()
-        self.events.put(lr=0.0)
-        self.stepped = False
+        self.state = TrainState(cfg, self.schedule, self.device, EventStore(window=cfg.LOG_PERIOD))
+        self.state.events.put(lr=0.0)
         self._resume_rng: dict | None = None
         self._resume_meter: dict | None = None
         self._restore()
@@ -123,12 +119,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> list[dict]:
-        """Train from the start (or resume) position to SOLVER.MAX_EPOCH; returns the epoch history."""
+        """Train from the start (or resume) position to the schedule's last epoch (SOLVER.MAX_EPOCH
+        without multigrid); returns the epoch history."""
         self._check_batch_size()
         try:
             self._call("before_train")
-            for epoch in range(self.start_epoch, self.cfg.SOLVER.MAX_EPOCH):
-                self.epoch = epoch
+            for epoch in range(self.state.start_epoch, self.state.max_epoch):
+                self.state.epoch = epoch
                 self.run_epoch()
         except BaseException:
             try:
@@ -142,26 +139,29 @@ class Trainer:
     @property
     def history(self) -> list[dict]:
         """One record per finished epoch (epoch, lr, train_*, val_*): the event store's history."""
-        return self.events.history
+        return self.state.events.history
 
     def run_epoch(self) -> None:
         """Train one epoch from the resume position (or its start), then close its record."""
-        skip = self.start_iter if self.epoch == self.start_epoch else 0
-        self.epoch_iters = self._epoch_length(skip)
+        state = self.state
+        skip = state.start_iter if state.epoch == state.start_epoch else 0
+        state.epoch_iters = self._epoch_length(skip)
         batches = iter(self.train_loader)
         self._start_epoch_state()
         self.model.train()
-        self.iteration = skip
+        state.iteration = skip
         self._call("before_epoch")
-        for self.iteration, (batch, dt_data) in enumerate(_timed(batches), start=skip):
+        for state.iteration, (batch, dt_data) in enumerate(_timed(batches), start=skip):
             self._call("before_step")
             start = time.perf_counter()
             stats = self.run_step(batch)
-            self.events.put(grad_norm=stats["grad_norm"])
-            self.meter.update(**stats["meter"], dt_data=dt_data, dt_net=time.perf_counter() - start)
+            dt_net = time.perf_counter() - start
+            state.events.put(grad_norm=stats["grad_norm"])
+            state.events.put_window(**step_scalars(**stats["meter"], dt_data=dt_data, dt_net=dt_net))
+            state.meter.update(**stats["meter"], dt_data=dt_data, dt_net=dt_net)
             self._call("after_step")
-        self.events.start_epoch_record(epoch=self.epoch + 1, lr=self.events.get("lr"),
-                                       **{f"train_{k}": v for k, v in self.meter.epoch_stats().items()})
+        state.events.start_epoch_record(epoch=state.epoch + 1, lr=state.events.get("lr"),
+                                        **{f"train_{k}": v for k, v in state.meter.epoch_stats().items()})
         self._call("after_epoch")
 
     def run_step(self, batch: dict) -> dict:
@@ -172,18 +172,18 @@ class Trainer:
         videos = prepare_batch(batch["video"].to(self.device, non_blocking=True), self.cfg)
         labels = batch["label"].to(self.device, non_blocking=True)
         videos, targets, mixed = training_targets(videos, labels, self.cfg)
-        accum = self.cfg.TRAIN.ACCUM_STEPS
-        self.stepped = (self.iteration + 1) % accum == 0 or self.iteration + 1 == self.epoch_iters
-        sync = contextlib.nullcontext() if self.stepped or not is_distributed() else self.model.no_sync()
+        accum, state = self.cfg.TRAIN.ACCUM_STEPS, self.state
+        state.stepped = (state.iteration + 1) % accum == 0 or state.iteration + 1 == state.epoch_iters
+        sync = contextlib.nullcontext() if state.stepped or not is_distributed() else self.model.no_sync()
         with sync:
             with self.autocast():
                 logits = self.components.training_logits(self.model(videos), self.cfg)
                 loss = soft_target_cross_entropy(logits, targets)
             if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"training loss is {loss.item()} at epoch {self.epoch + 1}, "
-                                         f"iteration {self.iteration + 1}; try a lower SOLVER.BASE_LR")
+                raise TrainingDivergedError(f"training loss is {loss.item()} at epoch {state.epoch + 1}, "
+                                            f"iteration {state.iteration + 1}; try a lower SOLVER.BASE_LR")
             self.scaler.scale(loss / accum).backward()
-        grad_norm = self._optimizer_step() if self.stepped else None
+        grad_norm = self._optimizer_step() if state.stepped else None
         top1, top5 = (None, None) if mixed else topk_correct(logits.detach(), labels)
         reduced = all_reduce_sum([loss.item() * len(labels), len(labels), top1 or 0, top5 or 0], self.device)
         samples = reduced[1]
@@ -192,15 +192,19 @@ class Trainer:
             "top1_correct": None if mixed else reduced[2], "top5_correct": None if mixed else reduced[3]}}
 
     # ------------------------------------------------------------------ pieces of a step
-    def _optimizer_step(self) -> float | None:
-        grad_norm = None
+    def _optimizer_step(self) -> float:
+        """Clip at TRAIN.CLIP_GRAD_NORM when set, then step; returns the global gradient norm
+        before clipping (PySlowFast's json_stats grad_norm), of the unscaled gradients."""
+        self.scaler.unscale_(self.optimizer)  # a no-op without float16's GradScaler
+        params = [p for p in self.model.parameters() if p.grad is not None]
         if self.cfg.TRAIN.CLIP_GRAD_NORM > 0:
-            self.scaler.unscale_(self.optimizer)
-            grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.TRAIN.CLIP_GRAD_NORM))
+            grad_norm = float(nn.utils.clip_grad_norm_(params, self.cfg.TRAIN.CLIP_GRAD_NORM))
+        else:
+            grad_norm = float(nn.utils.get_total_norm([p.grad for p in params]))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self.global_step += 1
+        self.state.global_step += 1
         return grad_norm
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -213,24 +217,24 @@ class Trainer:
     def train_loader(self) -> Iterable:
         """The TRAIN.SPLIT loader, built on first use."""
         if self._train_loader is None:
-            self._train_loader = self.components.build_loader(self.cfg, self.cfg.TRAIN.SPLIT, True)
+            self._train_loader = self.components.build_loader(self.cfg, self.cfg.TRAIN.SPLIT, True, self.schedule)
         return self._train_loader
 
     @property
     def precise_bn_loader(self) -> Iterable:
         """Training batches for precise BN: the train loader, or full-shape clips under multigrid."""
-        if not multigrid.enabled(self.cfg):
+        if not self.schedule.cycles:
             return self.train_loader
         if self._precise_bn_loader is None:
             self._precise_bn_loader = self.components.build_loader(
-                multigrid.full_shape_config(self.cfg), self.cfg.TRAIN.SPLIT, True)
+                self.cfg, self.cfg.TRAIN.SPLIT, True, self.schedule.without_cycles())
         return self._precise_bn_loader
 
     @property
     def val_loader(self) -> Iterable:
         """The TEST.SPLIT loader (one centre view per video), built on first use."""
         if self._val_loader is None:
-            self._val_loader = self.components.build_loader(self.cfg, self.cfg.TEST.SPLIT, False)
+            self._val_loader = self.components.build_loader(self.cfg, self.cfg.TEST.SPLIT, False, None)
         return self._val_loader
 
     def _check_batch_size(self) -> None:
@@ -244,22 +248,23 @@ class Trainer:
 
     def _epoch_length(self, skip: int) -> int:
         """Batches in the full epoch; the loader is then positioned after the first `skip`."""
-        self.components.set_loader_epoch(self.train_loader, self.epoch, 0)
+        self.components.set_loader_epoch(self.train_loader, self.state.epoch, 0)
         length = len(self.train_loader)
         if skip:
-            self.components.set_loader_epoch(self.train_loader, self.epoch, skip)
+            self.components.set_loader_epoch(self.train_loader, self.state.epoch, skip)
         return max(length, 1)
 
     def _start_epoch_state(self) -> None:
         """Global RNGs from (seed, epoch, rank) and a fresh meter, or the RNG states and epoch
         totals saved mid-epoch when resuming."""
-        seed_everything(self.cfg.RNG_SEED, self.epoch, get_rank())
-        self.meter.reset()
+        seed_everything(self.cfg.RNG_SEED, self.state.epoch, get_rank())
+        self.state.meter.reset()
+        self.state.events.clear_windows()
         if self._resume_rng is not None:
             ckpt.restore_rng_state(self._resume_rng)
             self._resume_rng = None
         if self._resume_meter is not None:
-            self.meter.load_state_dict(self._resume_meter)
+            self.state.meter.load_state_dict(self._resume_meter)
             self._resume_meter = None
 
     def _call(self, event: str) -> None:
@@ -284,16 +289,16 @@ class Trainer:
         return {
             "model_state": ckpt.unwrap_model(self.model).state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
-            "scheduler_state": {"policy": self.cfg.SOLVER.LR_POLICY, "lr": self.events.get("lr")},
+            "scheduler_state": {"policy": self.cfg.SOLVER.LR_POLICY, "lr": self.state.events.get("lr")},
             "scaler_state": self.scaler.state_dict(),
             "epoch": epoch,
             "iteration": iteration,
-            "global_step": self.global_step,
+            "global_step": self.state.global_step,
             "rng_state": rng_states[0],
             "rng_states_per_rank": rng_states,
-            "meter_state": self.meter.state_dict() if iteration else {},
-            "history": list(self.events.history),
-            "best_top1_err": self.events.best("val_top1_err"),
+            "meter_state": self.state.meter.state_dict() if iteration else {},
+            "history": list(self.state.events.history),
+            "best_top1_err": self.state.events.best("val_top1_err"),
             "cfg": self.cfg.dump(),
             "class_names": self.class_names(),  # predict / demo / export name the classes from it
         }
@@ -329,35 +334,20 @@ class Trainer:
                                        "new OUTPUT_DIR") from err
         if state.get("scaler_state") and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler_state"])
-        self.start_epoch, self.start_iter = int(state["epoch"]), int(state["iteration"])
-        self.global_step = int(state.get("global_step", 0))
-        self.events = EventStore(state.get("history", []))  # best_top1_err is the history's best
-        self.events.put(lr=0.0)
-        if self.start_iter:  # mid-epoch: continue the RNG streams and epoch totals where they were
+        self.state.start_epoch, self.state.start_iter = int(state["epoch"]), int(state["iteration"])
+        self.state.global_step = int(state.get("global_step", 0))
+        self.state.events = EventStore(state.get("history", []), window=self.cfg.LOG_PERIOD)  # best = the history's
+        self.state.events.put(lr=0.0)
+        if self.state.start_iter:  # mid-epoch: continue the RNG streams and epoch totals where they were
             per_rank = state.get("rng_states_per_rank") or [state["rng_state"]]
             self._resume_rng = per_rank[get_rank()] if len(per_rank) == get_world_size() else per_rank[0]
             self._resume_meter = state.get("meter_state") or None
-        logger.info("resumed from %s at epoch %d, iteration %d", path, self.start_epoch + 1, self.start_iter)
+        logger.info("resumed from %s at epoch %d, iteration %d", path, self.state.start_epoch + 1,
+                    self.state.start_iter)
 
     def _load_initial_weights(self, path: str) -> None:
-        state = ckpt.load_checkpoint(path)
-        method = self.cfg.TRAIN.CHECKPOINT_INFLATE_METHOD if self.cfg.TRAIN.CHECKPOINT_INFLATE else None
-        weights, source = to_video3d_names(ckpt.model_state_dict(state, path), path)
-        if source:
-            logger.info("%s: %s weights, %d tensors mapped to video3d names", path, source, len(weights))
-        report = self.components.load_pretrained(self.model, weights, inflate_method=method)
-        partial = partial_load_message(path, report)
-        if partial and not self.cfg.TRAIN.CHECKPOINT_ALLOW_PARTIAL:
-            raise ckpt.CheckpointError(f"{partial}; set TRAIN.CHECKPOINT_ALLOW_PARTIAL True to train with "
-                                       "those tensors at their initial values")
-        if partial:
-            logger.warning("%s (TRAIN.CHECKPOINT_ALLOW_PARTIAL True: they keep their initial values)", partial)
-        logger.info("initial weights from %s (inflation: %s); not loaded (new head): %s", path, method,
-                    ", ".join(report.get("skipped_head", [])) or "none")
-        if not self.cfg.TRAIN.CHECKPOINT_EPOCH_RESET and "epoch" in state:
-            self.start_epoch = int(state["epoch"])
-            if "optimizer_state" in state:
-                self.optimizer.load_state_dict(state["optimizer_state"])
+        self.state.start_epoch = load_initial_weights(self.cfg, self.model, self.optimizer,
+                                                      self.components.load_pretrained, path, self.state.max_epoch)
 
 
 def train(cfg: CfgNode, components: TrainComponents | None = None) -> list[dict]:
