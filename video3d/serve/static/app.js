@@ -163,4 +163,4 @@ $("timeline").addEventListener("click", (e) => {
   showWindow($("player").currentTime);
   drawTimeline();
 });
-window.addEventListener("resize", drawTimeline);
+new ResizeObserver(drawTimeline).observe($("timeline"));  // the page scrollbar appearing narrows it too
