@@ -13,6 +13,19 @@ _DATEFMT = "%m/%d %H:%M:%S"
 _ROOT = "video3d"
 
 
+class _LogFileHandler(logging.FileHandler):
+    """OUTPUT_DIR/stdout.log; a failed write (a full disk) is said once, in one line, and the
+    file is given up (the console keeps logging), instead of a "--- Logging error ---" traceback
+    per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        print(f"warning: cannot write {self.baseFilename}: {reason}; the log goes to the console only",
+              file=sys.stderr)
+        logging.getLogger(_ROOT).removeHandler(self)
+
+
 def setup_logging(output_dir: str | None = None, rank: int = 0) -> logging.Logger:
     """Configure the `video3d` logger. Only rank 0 writes; other ranks log errors only.
 
@@ -36,7 +49,7 @@ def setup_logging(output_dir: str | None = None, rank: int = 0) -> logging.Logge
     logger.addHandler(stream)
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        file_handler = logging.FileHandler(os.path.join(output_dir, "stdout.log"), encoding="utf-8")
+        file_handler = _LogFileHandler(os.path.join(output_dir, "stdout.log"), encoding="utf-8")
         file_handler.setFormatter(formatter)
         logger.addHandler(file_handler)
     return logger
