@@ -72,8 +72,20 @@ def test_broken_files_are_decode_errors_naming_the_file(video_dir):
 
 
 @needs_torchcodec
-def test_the_cuda_path_asks_for_the_current_gpu_and_returns_frames_of_the_same_shape(video_dir, monkeypatch):
+def test_the_cuda_path_asks_for_the_current_gpu_and_returns_frames_of_the_same_shape(video_dir, cuda_on_cpu):
     """Not run on a GPU: the decoder is told cuda:0, and decodes on the CPU in its place."""
+    path = os.path.join(video_dir, "land_30.mp4")
+    with open_source(path, backend="torchcodec", device="cuda") as source:
+        clip = source.get_frames(range(0, 16, 2))
+    with open_source(path, backend="pyav") as source:
+        assert clip.shape == source.get_frames(range(0, 16, 2)).shape == (8, 48, 64, 3)
+    assert cuda_on_cpu == ["cuda:0"]
+
+
+@pytest.fixture
+def cuda_on_cpu(monkeypatch):
+    """The cuda path with torchcodec decoding on the CPU in its place (no GPU here); the devices
+    the decoder was asked for."""
     real_decoder, devices = tc.video_decoder_class(), []
 
     def decoder_on_cpu(path, device, **options):
@@ -83,12 +95,23 @@ def test_the_cuda_path_asks_for_the_current_gpu_and_returns_frames_of_the_same_s
     monkeypatch.setattr(tc, "video_decoder_class", lambda: decoder_on_cpu)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    path = os.path.join(video_dir, "land_30.mp4")
-    with open_source(path, backend="torchcodec", device="cuda") as source:
-        clip = source.get_frames(range(0, 16, 2))
-    with open_source(path, backend="pyav") as source:
-        assert clip.shape == source.get_frames(range(0, 16, 2)).shape == (8, 48, 64, 3)
-    assert devices == ["cuda:0"]
+    return devices
+
+
+@needs_torchcodec
+def test_training_and_test_items_through_the_cuda_path_have_the_shapes_of_pyav(loader_cfg, cuda_on_cpu):
+    """Not run on a GPU: the whole item pipeline behind DATA.DECODE_DEVICE cuda, on CPU tensors."""
+    from video3d.data import build_dataset, build_multiview_dataset
+
+    plain_item = build_dataset(loader_cfg, "train", True)[(0, 1)]
+    plain_views = build_multiview_dataset(loader_cfg, "train")[1]["views"]
+    loader_cfg.DATA.DECODING_BACKEND, loader_cfg.DATA.DECODE_DEVICE = "torchcodec", "cuda"
+    item = build_dataset(loader_cfg, "train", True)[(0, 1)]
+    views = build_multiview_dataset(loader_cfg, "train")[1]["views"]
+    assert item["video"].shape == plain_item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.float32
+    assert views.shape == plain_views.shape and views.dtype == torch.uint8
+    assert (item["video"] - plain_item["video"]).abs().mean() < 0.05  # same clip, same crop: one draw per sample
+    assert set(cuda_on_cpu) == {"cuda:0"}
 
 
 def test_cuda_decoding_without_a_gpu_or_with_another_backend_is_one_line(video_dir, monkeypatch):

@@ -52,7 +52,8 @@ def build_loader(cfg: CfgNode, split: str, training: bool, schedule: MultigridSc
         dataset,
         **batching,
         num_workers=workers,
-        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
+        # batches decoded on the GPU (DATA.DECODE_DEVICE cuda) are already there: nothing to pin
+        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available() and cfg.DATA.DECODE_DEVICE == "cpu"),
         persistent_workers=workers > 0,  # a broken file is then logged once per worker, not once per epoch
         prefetch_factor=2 if workers > 0 else None,
     )

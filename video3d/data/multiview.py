@@ -118,7 +118,8 @@ class MultiViewDataset(Dataset):
         planes = resized.permute(1, 0, 2, 3).contiguous()
         boxes = self.crops.boxes(planes.shape[-2], planes.shape[-1], size, self.crops.num_crops)
         position = {frame: k for k, frame in enumerate(union)}
-        views = torch.empty((len(clips) * len(boxes), planes.shape[0], len(clips[0]), size, size), dtype=torch.uint8)
+        views = torch.empty((len(clips) * len(boxes), planes.shape[0], len(clips[0]), size, size), dtype=torch.uint8,
+                            device=planes.device)  # GPU-decoded frames (DATA.DECODE_DEVICE cuda) stay on the GPU
         for c, clip in enumerate(clips):
             for b, (top, left) in enumerate(boxes):
                 view = views[c * len(boxes) + b]

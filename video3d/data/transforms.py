@@ -138,7 +138,7 @@ class Normalizer:
 
     def clip(self, clip: torch.Tensor) -> torch.Tensor:
         """uint8 `[T, C, H, W]` -> float `[C, T, H, W]`."""
-        mean, std = self._stats(clip.shape[1], (-1, 1, 1, 1))
+        mean, std = self._stats(clip.shape[1], (-1, 1, 1, 1), clip.device)  # a GPU-decoded clip stays there
         return (clip.permute(1, 0, 2, 3).float() - mean) / std
 
     def views(self, views: torch.Tensor) -> torch.Tensor:

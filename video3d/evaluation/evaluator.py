@@ -134,10 +134,11 @@ def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg:
     """Results of this rank's videos `indices` of a multi-view dataset (one loader item per
     video, uint8 views batched, each chunk normalised by `normalizer` on `device`). Flow computed
     online on a GPU (`flow_runs_on_gpu`) is computed in this process, with no loader workers."""
-    workers = 0 if flow_runs_on_gpu(cfg) else cfg.DATA_LOADER.NUM_WORKERS
+    on_gpu = flow_runs_on_gpu(cfg) or cfg.DATA.DECODE_DEVICE != "cpu"  # CUDA cannot live in forked workers
+    workers = 0 if on_gpu else cfg.DATA_LOADER.NUM_WORKERS
     loader = UnwrappingDataLoader(
         _VideoShard(dataset, indices), batch_size=None, num_workers=workers,
-        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda",
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and device.type == "cuda" and cfg.DATA.DECODE_DEVICE == "cpu",
     )
     results = []
     model = with_inference_precision(model, cfg)  # TEST.MIXED_PRECISION; float32 logits out
