@@ -39,9 +39,9 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.data import sampling
-from video3d.data.online_flow import FlowRecipe
 from video3d.data.transforms import centre_crop_box
 from video3d.errors import ConfigError, DataError
+from video3d.flow.recipe import FlowRecipe
 from video3d.inference.annotate import draw_lines, label_lines
 from video3d.inference.audio import add_audio, has_audio
 from video3d.inference.flow_windows import FlowWindows
@@ -62,13 +62,13 @@ from video3d.inference.video_writer import Mp4Writer
 from video3d.inference.windows import WindowPlan, default_stride, nearest_window
 from video3d.utils.io import atomic_write
 from video3d.visualize.gradcam import window_cam
-from video3d.visualize.render import overlay
 
 logger = logging.getLogger(__name__)
 
 ANNOTATED = "annotated.mp4"
 TIMELINE = "timeline.png"
 WINDOWS = "windows.jsonl"
+HEAT_ALPHA = 0.45  # the heat's weight where --gradcam blends it over a frame (as the Grad-CAM pictures)
 
 
 @dataclass
@@ -186,6 +186,8 @@ class LongVideoDemo:
         if gradcam and getattr(model, "kind", None) in ("onnx", "torchscript"):
             raise ConfigError(f"--gradcam needs gradients: give the .pyth checkpoint, not the {model.kind} file")
         self._heat: dict[int, tuple[list[int], np.ndarray]] = {}  # window -> (clip frames, heat uint8 [T, S, S])
+        self._colour_key: tuple | None = None
+        self._colour: np.ndarray | None = None
 
     def plan_for(self, fps: float) -> WindowPlan:
         data = self.cfg.DATA
@@ -262,6 +264,7 @@ class LongVideoDemo:
         results: list[WindowResult] = []
         self._cursor = 0
         self._heat.clear()
+        self._colour_key = None
         last_start = None
         wall_start = time.perf_counter()
         try:
@@ -341,7 +344,8 @@ class LongVideoDemo:
 
     def _heat_overlay(self, frame: StreamFrame, window: int) -> np.ndarray:
         """The frame with its window's heat (the clip frame nearest in time) over the centre
-        square the model sees; heat of windows before this one is dropped (frames come in order)."""
+        square the model sees; heat of windows before this one is dropped (frames come in order).
+        The coloured square is kept for the next frame, which usually shares it."""
         for old in [k for k in self._heat if k < window]:
             del self._heat[old]
         indices, heat = self._heat[window]
@@ -349,10 +353,13 @@ class LongVideoDemo:
         height, width = frame.image.shape[:2]
         side = min(height, width)
         top, left = centre_crop_box(height, width, side)
-        square = cv2.resize(heat[t], (side, side), interpolation=cv2.INTER_LINEAR)
+        if self._colour_key != (window, t, side):
+            square = cv2.resize(heat[t], (side, side), interpolation=cv2.INTER_LINEAR)
+            self._colour = cv2.cvtColor(cv2.applyColorMap(square, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+            self._colour_key = (window, t, side)
         image = frame.image.copy()
         region = image[top:top + side, left:left + side]
-        region[:] = overlay(region[None], square[None].astype(np.float32) / 255.0)[0]
+        cv2.addWeighted(region, 1.0 - HEAT_ALPHA, self._colour, HEAT_ALPHA, 0.0, dst=region)
         return image
 
     def _nearest(self, results: list[WindowResult], index: int) -> WindowResult:
