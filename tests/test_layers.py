@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "video3d"
 
 # The lower layers never reach up into these.
 LOWER = ("config", "models", "flow", "utils")
-UPPER = ("data", "engine", "evaluation", "inference", "cli", "serve", "visualize", "known_names")
+UPPER = ("data", "engine", "evaluation", "inference", "cli", "serve", "visualize", "known_names", "launch")
 
 
 def _module_name(path: Path) -> str:
@@ -63,6 +63,13 @@ def test_lower_layers_import_nothing_above_them():
     upward = sorted(f"{module} -> {target}" for module, targets in _graph().items() if _layer(module) in LOWER
                     for target in targets if _layer(target) in UPPER)
     assert upward == []
+
+
+def test_training_and_testing_do_not_know_each_other():
+    graph = _graph()
+    crossing = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
+                      if {_layer(module), _layer(target)} == {"engine", "evaluation"} and _layer(module) == "engine")
+    assert crossing == []
 
 
 def test_config_is_the_bottom_layer():

@@ -1,25 +1,16 @@
-"""Run the jobs a config asks for: train if TRAIN.ENABLE, then test if TEST.ENABLE."""
+"""Run the jobs a config asks for: train if TRAIN.ENABLE (video3d.engine), then test if
+TEST.ENABLE (video3d.evaluation). It sits above both packages, which do not know each other."""
 
 from __future__ import annotations
-
-import importlib.util
 
 from fvcore.common.config import CfgNode
 
 from video3d.engine.distributed import destroy_distributed, init_distributed, lost_peer_error
 from video3d.engine.trainer import TrainComponents, seed_everything, train
+from video3d.evaluation.evaluator import run_test
 from video3d.utils.logging import get_logger
 
 logger = get_logger(__name__)
-
-
-def _run_test(cfg: CfgNode) -> dict | None:
-    if importlib.util.find_spec("video3d.evaluation.evaluator") is None:
-        logger.warning("testing skipped: video3d.evaluation.evaluator is not installed in this tree")
-        return None
-    from video3d.evaluation.evaluator import run_test
-
-    return run_test(cfg)
 
 
 def run_job(cfg: CfgNode, components: TrainComponents | None = None, init_method: str | None = None) -> dict:
@@ -35,7 +26,7 @@ def run_job(cfg: CfgNode, components: TrainComponents | None = None, init_method
         if cfg.TRAIN.ENABLE:
             results["train"] = train(cfg, components)
         if cfg.TEST.ENABLE:
-            results["test"] = _run_test(cfg)
+            results["test"] = run_test(cfg)
     except RuntimeError as err:
         lost = lost_peer_error(err, info.rank, info.world_size)
         if lost is None:

@@ -13,8 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from engine_toys import toy_cfg, toy_components  # noqa: E402
 
 from video3d.cli.base import command  # noqa: E402
-from video3d.engine.launch import run_job  # noqa: E402
 from video3d.engine.trainer import Trainer  # noqa: E402
+from video3d.launch import run_job  # noqa: E402
 
 
 @command

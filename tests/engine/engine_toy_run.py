@@ -25,8 +25,8 @@ from engine_toys import DEMO, demo_opts, toy_cfg, toy_components  # noqa: E402
 from video3d.config import load_config  # noqa: E402
 from video3d.engine.distributed import env_rank  # noqa: E402
 from video3d.engine.hooks import Hook, default_hooks  # noqa: E402
-from video3d.engine.launch import run_job  # noqa: E402
 from video3d.engine.trainer import Trainer, seed_everything  # noqa: E402
+from video3d.launch import run_job  # noqa: E402
 from video3d.utils.logging import setup_logging  # noqa: E402
 
 

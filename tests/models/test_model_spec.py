@@ -7,6 +7,7 @@ import pytest
 from video3d.config import load_config
 from video3d.errors import ConfigError
 from video3d.models import build_model, spec_from_cfg
+from video3d.models.choices import feature_dim, inner_width, out_channels
 from video3d.models.spec import stage_blocks_for
 
 
@@ -26,14 +27,14 @@ def test_stage_blocks_follow_depth_unless_given():
 ])
 def test_inner_widths_of_named_models(cfg_file, inner):
     spec = spec_from_cfg(load_config(cfg_file))
-    assert [spec.block.inner_width(stage) for stage in range(4)] == inner
-    assert [spec.out_channels(stage) for stage in range(4)] == [256, 512, 1024, 2048]
+    assert [inner_width(spec.block, stage) for stage in range(4)] == inner
+    assert [out_channels(spec, stage) for stage in range(4)] == [256, 512, 1024, 2048]
 
 
 def test_demo_spec_is_tiny_and_reads_input_channels():
     spec = spec_from_cfg(load_config("configs/demo/synthmotion_iresnet3d_ffc.yaml"))
     assert spec.stage_blocks == (1, 1, 1, 1)
-    assert spec.feature_dim == 256
+    assert feature_dim(spec) == 256
     assert spec.in_channels == 3
     flow = spec_from_cfg(load_config("configs/demo/synthmotion_iresnet3d_ffc.yaml",
                                      ["DATA.MODALITY", "flow", "DATA.FORMAT", "frames"]))

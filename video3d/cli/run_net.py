@@ -21,9 +21,9 @@ from video3d.cli.base import (
 )
 from video3d.config import dump_config
 from video3d.engine.distributed import env_rank, launch_rank
-from video3d.engine.launch import run_job
 from video3d.errors import ConfigError
 from video3d.known_names import load_checked_config
+from video3d.launch import run_job
 from video3d.utils.logging import get_logger, setup_logging
 
 logger = get_logger(__name__)

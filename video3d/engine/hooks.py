@@ -18,19 +18,16 @@ import statistics
 import sys
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.events import EventStore
 from video3d.engine.meters import format_eta, memory_stats
 from video3d.engine.optim import describe_lr, lr_at_epoch, set_lr
+from video3d.engine.state import TrainLoop
 from video3d.engine.validation import has_batch_norm, precise_bn, validate
 from video3d.errors import CheckpointError
 from video3d.utils.distributed import get_world_size, is_main_process
 from video3d.utils.logging import get_logger, log_json_stats
-
-if TYPE_CHECKING:  # the trainer imports the hooks
-    from video3d.engine.trainer import Trainer
 
 logger = get_logger(__name__)
 
@@ -40,18 +37,18 @@ VAL_LABEL = "val (1 centre view)"
 class Hook:
     """A side job of the train loop; each method runs at that point of the loop (no-op by default)."""
 
-    def before_train(self, trainer: Trainer) -> None: ...
-    def before_epoch(self, trainer: Trainer) -> None: ...
-    def before_step(self, trainer: Trainer) -> None: ...
-    def after_step(self, trainer: Trainer) -> None: ...
-    def after_epoch(self, trainer: Trainer) -> None: ...
-    def after_train(self, trainer: Trainer) -> None: ...
+    def before_train(self, trainer: TrainLoop) -> None: ...
+    def before_epoch(self, trainer: TrainLoop) -> None: ...
+    def before_step(self, trainer: TrainLoop) -> None: ...
+    def after_step(self, trainer: TrainLoop) -> None: ...
+    def after_epoch(self, trainer: TrainLoop) -> None: ...
+    def after_train(self, trainer: TrainLoop) -> None: ...
 
 
 class LRScheduleHook(Hook):
     """Sets the LR of each step from the fractional epoch (a pure function, see optim.py)."""
 
-    def before_step(self, trainer: Trainer) -> None:
+    def before_step(self, trainer: TrainLoop) -> None:
         lr = lr_at_epoch(trainer.cfg, trainer.state.fractional_epoch, trainer.state.schedule)
         set_lr(trainer.optimizer, lr)
         trainer.state.events.put(lr=lr)
@@ -61,7 +58,7 @@ class ValIterLog:
     """PySlowFast's `val_iter` json_stats lines every LOG_PERIOD validation batches (rank 0):
     window medians of this process's top-1 / top-5 error, time_diff (seconds per batch), eta."""
 
-    def __init__(self, trainer: Trainer):
+    def __init__(self, trainer: TrainLoop):
         self.trainer, self.period = trainer, max(trainer.cfg.LOG_PERIOD, 1)
         self.errors: dict[str, collections.deque] = {k: collections.deque(maxlen=self.period) for k in ("top1", "top5")}
         self.times: collections.deque = collections.deque(maxlen=self.period)
@@ -110,7 +107,7 @@ class ValidationHook(Hook):
     clips and (long cycle) also runs where the clip shape changes, so every epoch checkpoint
     holds BN statistics of the shape the test uses."""
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainLoop) -> None:
         cfg = trainer.cfg
         period = cfg.TRAIN.EVAL_PERIOD
         last = trainer.state.epoch + 1 == trainer.state.max_epoch
@@ -131,7 +128,7 @@ class ValidationHook(Hook):
 
 
     @staticmethod
-    def _precise_bn(trainer: Trainer, model) -> None:
+    def _precise_bn(trainer: TrainLoop, model) -> None:
         if not has_batch_norm(model):
             return
         loader = trainer.precise_bn_loader
@@ -147,7 +144,7 @@ class CheckpointHook(Hook):
     def __init__(self, cfg):
         self.cfg = cfg
 
-    def _save(self, trainer: Trainer, path: str, epoch: int, iteration: int) -> None:
+    def _save(self, trainer: TrainLoop, path: str, epoch: int, iteration: int) -> None:
         state = trainer.checkpoint_state(epoch, iteration)  # collective: every rank joins
         if is_main_process():
             try:
@@ -156,7 +153,7 @@ class CheckpointHook(Hook):
                 logger.error("%s", err)
                 raise
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainLoop) -> None:
         every = self.cfg.TRAIN.CHECKPOINT_ITERS
         if every > 0 and trainer.state.stepped and trainer.state.global_step % every == 0:
             last = os.path.join(ckpt.checkpoint_dir(self.cfg), ckpt.LAST_NAME)
@@ -169,7 +166,7 @@ class CheckpointHook(Hook):
         earlier = events.best("val_top1_err", before_current=True)
         return current is not None and (earlier is None or current < earlier)
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainLoop) -> None:
         done = trainer.state.epoch + 1
         if done % self.cfg.TRAIN.CHECKPOINT_PERIOD == 0 or done == trainer.state.max_epoch:
             self._save(trainer, ckpt.epoch_checkpoint_path(self.cfg, done), done, 0)
@@ -184,11 +181,11 @@ class LoggingHook(Hook):
         self.cfg = cfg
         self.bar = None
 
-    def _common(self, trainer: Trainer) -> dict:
+    def _common(self, trainer: TrainLoop) -> dict:
         return {"epoch": f"{trainer.state.epoch + 1}/{trainer.state.max_epoch}", "lr": trainer.state.events.get("lr"),
                 **memory_stats(trainer.device)}
 
-    def before_train(self, trainer: Trainer) -> None:
+    def before_train(self, trainer: TrainLoop) -> None:
         cfg = self.cfg
         logger.info("training %s on %s for epochs %d-%d: global batch %d (%d process(es), %d accumulation "
                     "step(s)); LR policy %s, %s; LR at the start %.6g", cfg.MODEL.MODEL_NAME, trainer.device,
@@ -196,14 +193,14 @@ class LoggingHook(Hook):
                     cfg.TRAIN.ACCUM_STEPS, cfg.SOLVER.LR_POLICY, describe_lr(cfg),
                     lr_at_epoch(cfg, trainer.state.start_epoch, trainer.state.schedule))
 
-    def before_epoch(self, trainer: Trainer) -> None:
+    def before_epoch(self, trainer: TrainLoop) -> None:
         if is_main_process() and sys.stdout.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=trainer.state.epoch_iters, initial=trainer.state.iteration, leave=False,
                             desc=f"epoch {trainer.state.epoch + 1}/{trainer.state.max_epoch}", dynamic_ncols=True)
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainLoop) -> None:
         state = trainer.state
         events = state.events
         if self.bar is not None:
@@ -220,7 +217,7 @@ class LoggingHook(Hook):
         if is_main_process():
             log_json_stats(stats)
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainLoop) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -251,19 +248,19 @@ class TensorBoardHook(Hook):
         self.cfg = cfg
         self.writer = None
 
-    def before_train(self, trainer: Trainer) -> None:
+    def before_train(self, trainer: TrainLoop) -> None:
         if is_main_process():
             from torch.utils.tensorboard import SummaryWriter
 
             log_dir = self.cfg.TENSORBOARD.LOG_DIR or os.path.join(self.cfg.OUTPUT_DIR, "runs")
             self.writer = SummaryWriter(log_dir=log_dir)
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainLoop) -> None:
         if self.writer is not None and (trainer.state.iteration + 1) % self.cfg.LOG_PERIOD == 0:
             self.writer.add_scalar("Train/loss", trainer.state.events.median("loss"), trainer.state.global_step)
             self.writer.add_scalar("Train/lr", trainer.state.events.get("lr"), trainer.state.global_step)
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainLoop) -> None:
         if self.writer is None:
             return
         names = {"train_loss": "Train/epoch_loss", "train_top1_err": "Train/Top1_err",
@@ -275,7 +272,7 @@ class TensorBoardHook(Hook):
                 self.writer.add_scalar(tag, record[key], trainer.state.epoch + 1)
         self.writer.flush()
 
-    def after_train(self, trainer: Trainer) -> None:
+    def after_train(self, trainer: TrainLoop) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -291,18 +288,18 @@ class PlotHook(Hook):
         self.min_interval, self.clock = min_interval, clock
         self.last_draw, self.drawn_epochs = None, None
 
-    def _draw(self, trainer: Trainer) -> None:
+    def _draw(self, trainer: TrainLoop) -> None:
         from video3d.utils.plots import plot_training_curves
 
         history = trainer.state.events.history
         plot_training_curves(history, self.path)
         self.last_draw, self.drawn_epochs = self.clock(), len(history)
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainLoop) -> None:
         if is_main_process() and (self.last_draw is None or self.clock() - self.last_draw >= self.min_interval):
             self._draw(trainer)
 
-    def after_train(self, trainer: Trainer) -> None:
+    def after_train(self, trainer: TrainLoop) -> None:
         if is_main_process() and self.drawn_epochs != len(trainer.state.events.history):
             self._draw(trainer)
 

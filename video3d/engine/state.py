@@ -2,15 +2,20 @@
 
 The loop owns it and moves its position; hooks read the position, the run's plan (config and
 multigrid schedule) and the shared metrics (`events`, `meter`) from it, and reach the loop's
-services (optimiser, loaders, model, checkpoint state) through the trainer itself.
+services (optimiser, loaders, model, checkpoint state) through the trainer itself, typed as
+the `TrainLoop` protocol (so the hooks need not import the trainer, which imports them).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from fvcore.common.config import CfgNode
+from torch import nn
 
 from video3d.config.multigrid import MultigridSchedule
 from video3d.engine.events import EventStore
@@ -40,3 +45,26 @@ class TrainState:
     @property
     def fractional_epoch(self) -> float:
         return self.epoch + self.iteration / self.epoch_iters
+
+
+class TrainLoop(Protocol):
+    """What a hook may use of the loop (video3d.engine.trainer.Trainer implements it): the state,
+    and the services a side job needs: the optimiser (LR), the model, loaders, autocast and the
+    components (validation, precise BN), and the checkpoint payload."""
+
+    cfg: CfgNode
+    state: TrainState
+    device: torch.device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    components: Any  # TrainComponents
+
+    @property
+    def val_loader(self) -> Iterable: ...
+
+    @property
+    def precise_bn_loader(self) -> Iterable: ...
+
+    def autocast(self) -> contextlib.AbstractContextManager: ...
+
+    def checkpoint_state(self, epoch: int, iteration: int) -> dict: ...

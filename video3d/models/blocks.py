@@ -9,24 +9,16 @@ expansion), `inner_width(spec, stage)` and `from_spec(...)`, which reads its set
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from video3d.models.layouts import STANDARD_ROLE, BlockRole
-
-if TYPE_CHECKING:
-    from video3d.models.spec import BlockSpec
+from video3d.models.spec import BlockSpec, stage_width
 
 Norm = Callable[[int], nn.Module]
 Triple = tuple[int, int, int]
-
-
-def stage_width(first_stage_width: int, stage: int) -> int:
-    """Channels double from one stage to the next (He et al. 2016, Table 1): stage 0..3."""
-    return first_stage_width * 2**stage
 
 
 def conv3d(in_channels: int, out_channels: int, kernel: Triple, stride: Triple = (1, 1, 1),

@@ -13,6 +13,7 @@ from video3d.models.heads import FFCHead, LinearHead
 from video3d.models.hs import HSBottleneck
 from video3d.models.layouts import improved_roles, standard_roles
 from video3d.models.shortcuts import avgdown_shortcut, conv_shortcut, maxpool_shortcut
+from video3d.models.spec import BlockSpec, ResNetSpec
 from video3d.models.splat import SplatBottleneck
 from video3d.models.stems import basic_stem, deep_stem
 
@@ -32,3 +33,18 @@ BLOCKS = Choices("RESNET.BLOCK", {"basic": BasicBlock, "bottleneck": Bottleneck,
 
 # (in_features, num_classes, dropout) -> head module.
 HEADS = Choices("MODEL.HEAD", {"linear": LinearHead, "ffc": FFCHead})
+
+
+def inner_width(block: BlockSpec, stage: int) -> int:
+    """Channels of the block's inner (3x3) part at stage 0..3 (its class's arithmetic)."""
+    return BLOCKS[block.kind].inner_width(block, stage)
+
+
+def out_channels(spec: ResNetSpec, stage: int) -> int:
+    """Output channels of stage 0..3: planes x the block class's expansion."""
+    return spec.planes(stage) * BLOCKS[spec.block.kind].expansion
+
+
+def feature_dim(spec: ResNetSpec) -> int:
+    """Channels of the last stage's feature map, the head's input."""
+    return out_channels(spec, len(spec.stage_blocks) - 1)

@@ -5,17 +5,13 @@ recorded in docs/MODELS.md (PaddleClas#472 for downsampling blocks)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d, stage_width
+from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d
 from video3d.models.layouts import STANDARD_ROLE, BlockRole
-
-if TYPE_CHECKING:
-    from video3d.models.spec import BlockSpec
+from video3d.models.spec import BlockSpec, stage_width
 
 
 def hs_conv_widths(width: int, scale: int) -> list[int]:

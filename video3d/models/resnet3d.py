@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from video3d.models.blocks import Norm, ResidualBlock, Triple
-from video3d.models.choices import BLOCKS, HEADS, LAYOUTS, SHORTCUTS, STEMS
+from video3d.models.choices import BLOCKS, HEADS, LAYOUTS, SHORTCUTS, STEMS, feature_dim, out_channels
 from video3d.models.layouts import BlockRole
 from video3d.models.shortcuts import needs_projection
 from video3d.models.spec import BlockSpec, ResNetSpec
@@ -35,15 +35,15 @@ def make_stage(spec: ResNetSpec, stage: int, in_channels: int, norm: Norm) -> nn
     RESNET.SHORTCUT projection where the identity does not fit."""
     roles = LAYOUTS[spec.layout](spec.stage_blocks[stage])
     stride = (spec.temporal_strides[stage], spec.spatial_strides[stage], spec.spatial_strides[stage])
-    out_channels = spec.out_channels(stage)
+    channels = out_channels(spec, stage)
     blocks = []
     for index, role in enumerate(roles):
         first = index == 0
         downsample = None
-        if first and needs_projection(in_channels, out_channels, stride):
-            downsample = SHORTCUTS[spec.shortcut](in_channels, out_channels, stride, norm)
+        if first and needs_projection(in_channels, channels, stride):
+            downsample = SHORTCUTS[spec.shortcut](in_channels, channels, stride, norm)
         blocks.append(make_block(
-            spec.block, stage, in_channels if first else out_channels, spec.planes(stage), norm,
+            spec.block, stage, in_channels if first else channels, spec.planes(stage), norm,
             role, stride if first else (1, 1, 1), spec.block_temporal_kernel(stage, index), downsample,
             spec.official_inplace_relu))
     return nn.Sequential(*blocks)
@@ -63,7 +63,7 @@ class ResNet3D(nn.Module):
             name = f"layer{stage + 1}"
             self.add_module(name, make_stage(spec, stage, in_channels, norm))
             self.stage_names.append(name)
-            in_channels = spec.out_channels(stage)
+            in_channels = out_channels(spec, stage)
         # C2D / I3D halve time after stage 1 (PySlowFast's pool1, PyTorchVideo's stage1_pool); no parameters.
         pool = spec.stage1_temporal_pool
         self.stage1_pool = nn.MaxPool3d((pool, 1, 1), (pool, 1, 1)) if pool > 1 else None
@@ -73,7 +73,7 @@ class ResNet3D(nn.Module):
     @property
     def feature_dim(self) -> int:
         """Channels of `forward_features`' output, the head's input."""
-        return self.spec.feature_dim
+        return feature_dim(self.spec)
 
     def reset_parameters(self) -> None:
         """Kaiming-normal (fan_out) convs, BN gamma 1 / beta 0 (iResNet 1.5, torchvision);

@@ -1,6 +1,8 @@
 """The small spec object that fixes every choice of a 3D residual network, and the pure
 arithmetic behind it (blocks per depth, stage widths). Each choice's builders are the tables
-of `video3d.models.choices`; a block's channel arithmetic is its class's (docs/MODELS.md)."""
+of `video3d.models.choices`; a block's channel arithmetic is its class's, reached through
+`choices.out_channels` / `choices.inner_width` (docs/MODELS.md). This module imports no other
+part of video3d.models, so every builder can take a spec."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ from fvcore.common.config import CfgNode
 from video3d.config.archs import apply_arch_preset
 from video3d.config.checks import input_channels
 from video3d.errors import ConfigError
-from video3d.models.blocks import stage_width
-from video3d.models.choices import BLOCKS
+
+
+def stage_width(first_stage_width: int, stage: int) -> int:
+    """Channels double from one stage to the next (He et al. 2016, Table 1): stage 0..3."""
+    return first_stage_width * 2**stage
+
 
 # Blocks per stage of the standard depths (He et al. 2016, Table 1; iResNet uses the same).
 STANDARD_STAGE_BLOCKS = {
@@ -41,15 +47,6 @@ class BlockSpec:
     avd_first: bool = False  # splat: pool before the split-attention conv
     temporal_conv: str = "b"  # bottleneck: the temporal kernel on conv2 (b, the 3x3) or conv1 (a, the 1x1)
     stride_1x1: bool = False  # bottleneck: the spatial stride on conv1 instead of conv2
-
-    @property
-    def expansion(self) -> int:
-        """Output channels per plane of the block class (1 basic, 4 the bottlenecks)."""
-        return BLOCKS[self.kind].expansion
-
-    def inner_width(self, stage: int) -> int:
-        """Channels of the block's inner (3x3) part at stage 0..3."""
-        return BLOCKS[self.kind].inner_width(self, stage)
 
 
 @dataclass(frozen=True)
@@ -91,15 +88,6 @@ class ResNetSpec:
     def planes(self, stage: int) -> int:
         """Block planes at stage 0..3: the stem width doubled per stage (64, 128, 256, 512)."""
         return stage_width(self.stem_width, stage)
-
-    def out_channels(self, stage: int) -> int:
-        """Output channels of stage 0..3: planes x the block's expansion."""
-        return self.planes(stage) * self.block.expansion
-
-    @property
-    def feature_dim(self) -> int:
-        """Channels of the last stage's feature map, the head's input."""
-        return self.out_channels(len(self.stage_blocks) - 1)
 
 
 def stage_blocks_for(depth: int, explicit: list[int] | tuple[int, ...] = ()) -> tuple[int, ...]:

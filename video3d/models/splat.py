@@ -3,17 +3,13 @@ official code and timm, so their 2D state dicts load by name (docs/MODELS.md).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d, stage_width
+from video3d.models.blocks import Norm, ResidualBlock, Triple, conv3d
 from video3d.models.layouts import STANDARD_ROLE, BlockRole
-
-if TYPE_CHECKING:
-    from video3d.models.spec import BlockSpec
+from video3d.models.spec import BlockSpec, stage_width
 
 
 def attention_width(channels: int, radix: int) -> int:

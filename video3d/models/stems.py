@@ -5,17 +5,13 @@ Child names follow torchvision / timm (conv1, bn1, maxpool; deep: conv1.0/.1/.3/
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from video3d.models.blocks import Norm, conv3d
 from video3d.models.pooling import ChannelsLastMaxPool3d
-
-if TYPE_CHECKING:
-    from video3d.models.spec import ResNetSpec
+from video3d.models.spec import ResNetSpec
 
 
 class Stem(nn.Module):
