@@ -28,6 +28,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -73,6 +74,11 @@ def _init_worker() -> None:
 
 def _init_pool_worker() -> None:
     _init_worker()
+    # Ctrl-C reaches the whole process group: the parent stops the pool and cleans up; a
+    # worker interrupted mid-video would only print a KeyboardInterrupt traceback. SIGTERM is
+    # how the parent's pool stops workers: the default action, not the parent's handler.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = os.getppid()
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
@@ -188,6 +194,24 @@ def _drop_shard_records(out_dir: str) -> None:
     shutil.rmtree(os.path.join(out_dir, SHARDS_DIR), ignore_errors=True)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """`kill PID` (SIGTERM) stops the run as Ctrl-C does: workers stopped, `.partial/` removed,
+    "interrupted" (the CLI wrapper), instead of dying with half-written folders left."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any, workers: int,
                unit: str, manifest: dict, progress: bool = True, shard: Shard | None = None,
                suffix: str = "") -> RunSummary:
@@ -195,7 +219,8 @@ def run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any,
     output file) is missing; see the module docstring."""
     try:
         os.makedirs(out_dir, exist_ok=True)
-        return _run_videos(tasks, out_dir, work, options, workers, unit, manifest, progress, shard, suffix)
+        with _terminate_as_interrupt():
+            return _run_videos(tasks, out_dir, work, options, workers, unit, manifest, progress, shard, suffix)
     except OSError as error:
         if caused_by_full_disk(error):  # the manifest, a shard record or the failure log could not be written
             raise disk_full_error(out_dir) from None
@@ -232,8 +257,10 @@ def _run_videos(tasks: list[VideoTask], out_dir: str, work: WorkFn, options: Any
                     bar.update(1)
                     elapsed = max(time.monotonic() - start, 1e-9)
                     bar.set_postfix_str(f"{summary.units / elapsed:.1f} {unit}/s, {summary.failed} failed", refresh=False)
-        finally:  # also after a full disk: what was half written frees its space
+        finally:  # also after a full disk or an interrupt: what was half written frees its space
             shutil.rmtree(partial_root, ignore_errors=True)
+            with contextlib.suppress(OSError):  # a shard's: .partial/ itself, unless another shard uses it
+                os.rmdir(os.path.join(out_dir, PARTIAL_DIR))
         if shard is None:
             _drop_shard_records(out_dir)
     return summary
