@@ -61,3 +61,13 @@ def test_model_name_slowfast_with_a_single_pathway_arch_says_which_model_is_buil
     assert cfg.MODEL.ARCH == "slow"
     assert ("MODEL.MODEL_NAME SlowFast with MODEL.ARCH slow: video3d builds the single-pathway slow network "
             "(MODEL.ARCH decides; MODEL.MODEL_NAME only names the run)") in caplog.text
+
+
+def test_the_test_log_names_the_list_file_and_pyslowfasts_choice():
+    from video3d.evaluation.evaluator import split_list_note
+
+    cfg = load_config(PTV_SLOW, ["DATA.PATH_TO_DATA_DIR", "lists"])
+    assert cfg.TEST.SPLIT == "val"  # video3d's default: val.csv is also the validation list
+    assert split_list_note(cfg) == " (lists/val.csv; PySlowFast tests test.csv: TEST.SPLIT test)"
+    cfg.TEST.SPLIT = "test"
+    assert split_list_note(cfg) == " (lists/test.csv)"

@@ -9,6 +9,7 @@ instead of crashing collation.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -129,6 +130,15 @@ def views_per_forward(test_batch_size: int, world_size: int) -> int:
     return max(test_batch_size // world_size, 1)
 
 
+def split_list_note(cfg: CfgNode) -> str:
+    """The list file a Kinetics-style test reads, for the log: TEST.SPLIT defaults to val (val.csv,
+    also the validation list) where PySlowFast tests test.csv."""
+    if cfg.TEST.DATASET != "kinetics":
+        return ""
+    path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{cfg.TEST.SPLIT}.csv")
+    return f" ({path}{'' if cfg.TEST.SPLIT == 'test' else '; PySlowFast tests test.csv: TEST.SPLIT test'})"
+
+
 def evaluate_videos(model: nn.Module, dataset: Dataset, indices: list[int], cfg: CfgNode,
                     device: torch.device, normalizer: Normalizer) -> list[VideoResult]:
     """Results of this rank's videos `indices` of a multi-view dataset (one loader item per
@@ -220,7 +230,7 @@ def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
     logger.info(
         "testing %d videos of split %r: %d clips x %d crops per video, %d views per forward in each of %d "
         "process(es) (TEST.BATCH_SIZE %d over all processes)",
-        len(dataset), cfg.TEST.SPLIT, cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS,
+        len(dataset), cfg.TEST.SPLIT, split_list_note(cfg), cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS,
         views_per_forward(cfg.TEST.BATCH_SIZE, get_world_size()), get_world_size(), cfg.TEST.BATCH_SIZE,
     )
     was_training = model.training
