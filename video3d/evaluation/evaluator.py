@@ -228,7 +228,7 @@ def run_test(cfg: CfgNode, model: nn.Module | None = None) -> dict:
     configured_views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
     indices = shard_indices(len(dataset), get_rank(), get_world_size())
     logger.info(
-        "testing %d videos of split %r: %d clips x %d crops per video, %d views per forward in each of %d "
+        "testing %d videos of split %r%s: %d clips x %d crops per video, %d views per forward in each of %d "
         "process(es) (TEST.BATCH_SIZE %d over all processes)",
         len(dataset), cfg.TEST.SPLIT, split_list_note(cfg), cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS,
         views_per_forward(cfg.TEST.BATCH_SIZE, get_world_size()), get_world_size(), cfg.TEST.BATCH_SIZE,
