@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import site
 import subprocess
 import sys
 import tomllib
@@ -30,14 +31,33 @@ def test_each_tool_shim_runs_the_cli_main_of_the_same_name():
         assert f"from video3d.cli.{shim.stem} import main" in shim.read_text(), shim
 
 
+def running_interpreter_site_dirs() -> list[str]:
+    """The site dirs this interpreter imports from (user site first, as `site` orders them), wherever
+    video3d's dependencies were installed: a venv, a conda env, the system interpreter, a user site."""
+    dirs = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
+    return [d for d in dirs + site.getsitepackages() if os.path.isdir(d)]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """A venv over this interpreter's packages with this checkout pip-installed (editable) into it."""
+    """A venv over the *running* interpreter's packages with this checkout pip-installed (editable) into it.
+
+    Not `venv --system-site-packages`: inside a venv or conda env that exposes the base interpreter's
+    packages, not the active ones. A .pth file in the child's site-packages adds the parent's site dirs
+    with site.addsitedir, so their own .pth files (editable installs, setuptools' shim) apply too.
+    """
     venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--no-deps", "--no-build-isolation", "--no-index", "-e", str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    child_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    Path(child_site, "_video3d_test_parent_site.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in running_interpreter_site_dirs()))
+    # No build isolation, no index: the build backend is the dev extra's setuptools.
+    res = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                          "--no-deps", "--no-build-isolation", "--no-index", "-e", str(ROOT)],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, f"pip install -e {ROOT} into {venv} failed:\n{res.stdout}{res.stderr}"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the install alone must do
     return venv / "bin", env
 
