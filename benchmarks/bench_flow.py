@@ -33,12 +33,14 @@ import cv2
 import numpy as np
 
 from data_prep.decode import iter_frames
-from data_prep.extract_flow import FLOW_BACKENDS, FlowOptions, extract_video_flow
-from data_prep.extract_frames import ResizeOptions, parse_size
-from data_prep.flow import FLOW_ALGORITHMS, FlowComputer
+from data_prep.extract_flow import FlowExtraction, extract_video_flow
+from data_prep.extract_frames import parse_size
 from data_prep.inputs import collect_videos
 from data_prep.pool import run_videos
 from data_prep.synthetic import encode_mp4
+from video3d.config.choices import FLOW_ALGORITHMS
+from video3d.flow.opencv import FlowComputer
+from video3d.flow.recipe import FLOW_BACKENDS, FlowRecipe
 
 
 def moving_texture(frames: int, width: int, height: int, seed: int) -> np.ndarray:
@@ -81,7 +83,8 @@ def bare_pairs_per_second(algorithm: str, grays: list[list[np.ndarray]], process
 
 def pipeline_pairs_per_second(algorithm: str, tasks, workers: int, scratch: str, backend: str = "opencv") -> float:
     out_dir = tempfile.mkdtemp(dir=scratch)
-    options = FlowOptions(ResizeOptions(), algorithm, backend=backend if algorithm == "tvl1" else "opencv")
+    options = FlowExtraction(FlowRecipe(algorithm, backend=backend if algorithm == "tvl1" else "opencv",
+                                        compile=None, dynamic=True, batch=8))  # extract_flow's defaults
     start = time.perf_counter()
     summary = run_videos(tasks, out_dir, extract_video_flow, options, workers, "pairs", {"bench": algorithm},
                          progress=False)

@@ -32,8 +32,8 @@ import torch
 
 from data_prep.decode import iter_frames
 from data_prep.extract_frames import parse_size
-from data_prep.flow import quantize_flow
 from video3d.flow import TVL1, resolve_device
+from video3d.flow.quantize import quantize_flow
 
 BOUND = 20.0  # data_prep.extract_flow's default
 

@@ -23,12 +23,12 @@ import time
 
 from fvcore.common.config import CfgNode
 
-from data_prep.extract_flow import FlowOptions, extract_video_flow, flow_manifest
-from data_prep.extract_frames import ResizeOptions
+from data_prep.extract_flow import FlowExtraction, extract_video_flow, flow_manifest
 from data_prep.inputs import collect_videos
 from data_prep.pool import FAILURES_FILE, MANIFEST_FILE, run_videos
 from data_prep.synthetic import GENERATOR_VERSION, SYNTHMOTION_FPS, generate
 from video3d.errors import ConfigError, DataError
+from video3d.flow.recipe import FlowRecipe
 from video3d.utils.io import atomic_write_text
 from video3d.utils.logging import get_logger
 
@@ -77,7 +77,7 @@ def _generate_videos(root: str, wanted: dict) -> None:
     logger.info("SynthMotion videos ready in %.1f s", time.perf_counter() - start)
 
 
-def flow_options(cfg: CfgNode) -> FlowOptions:
+def flow_options(cfg: CfgNode) -> FlowExtraction:
     """How SynthMotion's flow is extracted for a flow model with this config (module docstring)."""
     algorithm, data = cfg.SYNTHMOTION.FLOW_ALGO, cfg.DATA
     if algorithm != data.FLOW_ALGO:
@@ -87,27 +87,27 @@ def flow_options(cfg: CfgNode) -> FlowOptions:
     if float(data.FLOW_FPS) and float(data.FLOW_FPS) != (fps or SYNTHMOTION_FPS):
         raise ConfigError(f"DATA.FLOW_FPS {data.FLOW_FPS} differs from DATA.TARGET_FPS {data.TARGET_FPS}: SynthMotion's "
                           f"flow folders are extracted at DATA.TARGET_FPS and read as being at that rate")
-    short_side = int(data.FLOW_SHORT_SIDE) or None
-    size = tuple(int(v) for v in data.FLOW_SIZE) or None
-    backend = "torch" if algorithm == "tvl1" else "opencv"
     # Every video has SYNTHMOTION.FRAMES frames or fewer: all its pairs in one call, one shape.
-    return FlowOptions(ResizeOptions(short_side, size, fps), algorithm, float(data.FLOW_BOUND), backend=backend,
-                       batch=max(1, cfg.SYNTHMOTION.FRAMES))
+    recipe = FlowRecipe(algorithm, float(data.FLOW_BOUND), int(data.FLOW_SHORT_SIDE),
+                        tuple(int(v) for v in data.FLOW_SIZE), fps, compile=None, dynamic=True,
+                        batch=max(1, cfg.SYNTHMOTION.FRAMES))
+    return FlowExtraction(recipe)
 
 
-def _flow_wanted(wanted: dict, options: FlowOptions) -> dict:
+def _flow_wanted(wanted: dict, options: FlowExtraction) -> dict:
     """What the flow folder must have been made with to be reused (an older record lacks a
     field, e.g. the frame size, so such a folder is redone)."""
-    size = list(options.resize.size) if options.resize.size else None
-    return {"videos": wanted, "algorithm": options.algorithm, "bound": options.bound, "fps": options.resize.fps,
-            "short_side": options.resize.short_side, "size": size, "backend": options.backend}
+    recipe = options.recipe
+    size = list(recipe.size) if recipe.size else None
+    return {"videos": wanted, "algorithm": recipe.algorithm, "bound": recipe.bound, "fps": recipe.fps,
+            "short_side": recipe.short_side, "size": size, "backend": recipe.backend}
 
 
-def _extract_flow(root: str, flow_dir: str, options: FlowOptions) -> None:
+def _extract_flow(root: str, flow_dir: str, options: FlowExtraction) -> None:
     """Flow folders `<flow_dir>/videos/<class>/<id>/` and frame lists `<dir> <N> <label>`."""
-    resize = options.resize
-    logger.info("extracting %s flow (%s, bound %g px, fps %s, frames %s) of %s into %s", options.algorithm,
-                options.backend, options.bound, resize.fps or "as recorded",
+    resize, recipe = options.resize, options.recipe
+    logger.info("extracting %s flow (%s, bound %g px, fps %s, frames %s) of %s into %s", recipe.algorithm,
+                recipe.backend, recipe.bound, resize.fps or "as recorded",
                 f"{resize.size[0]}x{resize.size[1]}" if resize.size else
                 f"short side {resize.short_side}" if resize.short_side else "as recorded", root, flow_dir)
     start = time.perf_counter()

@@ -7,7 +7,8 @@
 
 A video of N frames gives N - 1 pairs; pair t is the flow from frame t to t + 1 (1-based
 names). Flow is computed on grayscale frames after resizing, clipped to +-bound pixels and
-mapped to 0..255 (data_prep/flow.py). --with-rgb also writes `img_%05d.jpg` from the same
+mapped to 0..255 by `video3d.flow.recipe.flow_pairs` with a `FlowRecipe`, the pair driver
+online flow uses too (the same bytes either way). --with-rgb also writes `img_%05d.jpg` from the same
 decode. OUT_DIR/manifest.json records algorithm, its parameters, bound, resolution and fps;
 a later run into the same OUT_DIR must use the same settings. Resumable and shardable like
 extract_frames; exit code 0: all written, 1: some videos failed, 2: usage error.
@@ -18,148 +19,117 @@ without an index spreads the workers over the GPUs, one per worker). Each worker
 solver once, with symbolic sizes, so one compile serves every frame size, batch size and pyramid
 level (a dataset resized with --short-side has many frame sizes; the compiled kernels are cached
 on disk for the next run); `--no-compile`: eager, no warm-up, slower per pair.
-`--backend opencv` runs OpenCV contrib's DualTVL1OpticalFlow, one pair at a time, no warm-up.
+`--backend opencv` runs OpenCV contrib's DualTVL1OpticalFlow, one pair at a time, no warm-up,
+on the CPU (as DIS and Farneback do): a --device other than cpu is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import multiprocessing
 import os
 import sys
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from data_prep.extract_frames import (
+    JPEG_QUALITY,
     ResizeOptions,
     add_common_args,
     resize_manifest,
     resized_frames,
     write_jpeg,
 )
-from data_prep.flow import FLOW_ALGORITHMS, FlowComputer, quantize_flow
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
 from data_prep.shards import resolve_shard
 from video3d.cli.base import command
+from video3d.config.choices import FLOW_ALGORITHMS
 from video3d.data.frame_folders import FLOW_X_TEMPLATE, FLOW_Y_TEMPLATE, RGB_TEMPLATE
-from video3d.errors import DecodeError
-from video3d.flow import TVL1, TVL1Params, resolve_device
-
-DEFAULT_BOUND = 20.0  # pixels; denseflow -b 20 and MARS (docs/DATA.md)
-
-
-FLOW_BACKENDS = ("opencv", "torch")
+from video3d.errors import ConfigError, DecodeError
+from video3d.flow import TVL1Params, resolve_device
+from video3d.flow.opencv import FlowComputer
+from video3d.flow.recipe import DEFAULT_BOUND, FLOW_BACKENDS, FlowRecipe, flow_pairs
 
 
 @dataclass(frozen=True)
-class FlowOptions:
-    """How flow is extracted: resizing, algorithm, quantisation bound, RGB frames alongside."""
-    resize: ResizeOptions
-    algorithm: str = "tvl1"
-    bound: float = DEFAULT_BOUND
+class FlowExtraction:
+    """A flow extraction run: how the flow is computed (`recipe`) and what is written besides
+    (`img_%05d.jpg` with `with_rgb`, JPEG `quality`)."""
+    recipe: FlowRecipe
     with_rgb: bool = False
-    backend: str = "opencv"
-    device: str = "cpu"
-    batch: int = 8
-    compile: bool | None = None
-    dynamic: bool = True  # one compile per worker for every frame size, batch size and pyramid level
+    quality: int = JPEG_QUALITY
+
+    @property
+    def resize(self) -> ResizeOptions:
+        """The frames' size and rate before the algorithm, as extract_frames would write them."""
+        recipe = self.recipe
+        return ResizeOptions(recipe.short_side, recipe.size, recipe.fps, self.quality)
 
 
-_COMPUTERS: dict[str, FlowComputer] = {}
-
-
-def _computer(algorithm: str) -> FlowComputer:
-    """One OpenCV flow object per process and algorithm, reused across videos."""
-    if algorithm not in _COMPUTERS:
-        _COMPUTERS[algorithm] = FlowComputer(algorithm)
-    return _COMPUTERS[algorithm]
-
-
-def _torch_device(name: str) -> torch.device:
-    """`cuda` without an index: worker k of the pool takes GPU k modulo the GPU count."""
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        identity = multiprocessing.current_process()._identity
-        worker = identity[0] - 1 if identity else 0
-        device = torch.device("cuda", worker % torch.cuda.device_count())
-    return device
-
-
-def _torch_solver(options: FlowOptions) -> TVL1:
-    key = f"torch-{options.compile}-{options.dynamic}"
-    if key not in _TORCH_SOLVERS:
-        _TORCH_SOLVERS[key] = TVL1(compile=options.compile, dynamic=options.dynamic)
-    return _TORCH_SOLVERS[key]
-
-
-_TORCH_SOLVERS: dict[str, TVL1] = {}
-
-
-def _write_pair(folder: str, number: int, flow: np.ndarray, options: FlowOptions) -> None:
-    quality = options.resize.quality
-    write_jpeg(os.path.join(folder, FLOW_X_TEMPLATE.format(number)), quantize_flow(flow[..., 0], options.bound), quality)
-    write_jpeg(os.path.join(folder, FLOW_Y_TEMPLATE.format(number)), quantize_flow(flow[..., 1], options.bound), quality)
-
-
-def _gray_frames(path: str, folder: str, options: FlowOptions):
+def _gray_frames(path: str, folder: str, job: FlowExtraction):
     """The video's resized grayscale frames, writing `img_%05d.jpg` on the way with `with_rgb`."""
-    for number, image in enumerate(resized_frames(path, options.resize), 1):
-        if options.with_rgb:
-            write_jpeg(os.path.join(folder, RGB_TEMPLATE.format(number)), image, options.resize.quality)
+    for number, image in enumerate(resized_frames(path, job.resize), 1):
+        if job.with_rgb:
+            write_jpeg(os.path.join(folder, RGB_TEMPLATE.format(number)), image, job.quality)
         yield cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
-def _torch_pairs(path: str, folder: str, options: FlowOptions) -> int:
-    """TV-L1 with video3d.flow: `batch` consecutive pairs per call."""
-    solver, device = _torch_solver(options), _torch_device(options.device)
-    pairs, window = 0, []
-    frames = _gray_frames(path, folder, options)
+def extract_video_flow(path: str, folder: str, job: FlowExtraction) -> int:
+    """Write one video's flow (and frames with `with_rgb`) into `folder`, `recipe.batch`
+    consecutive pairs per `flow_pairs` call; returns the pair count."""
+    batch, pairs, window = job.recipe.batch, 0, []
+    frames = _gray_frames(path, folder, job)
     while True:
-        window.extend(itertools.islice(frames, options.batch + 1 - len(window)))
+        window.extend(itertools.islice(frames, batch + 1 - len(window)))
         if len(window) < 2:
-            return pairs
-        stack = torch.from_numpy(np.stack(window)).to(device)
-        flows = solver(stack[:-1], stack[1:]).permute(0, 2, 3, 1).cpu().numpy()
-        for flow in flows:
+            break
+        stack = np.stack(window)
+        for levels in flow_pairs(stack[:-1], stack[1:], job.recipe).numpy():
             pairs += 1
-            _write_pair(folder, pairs, flow, options)
-        if len(window) < options.batch + 1:
-            return pairs
+            write_jpeg(os.path.join(folder, FLOW_X_TEMPLATE.format(pairs)), levels[..., 0], job.quality)
+            write_jpeg(os.path.join(folder, FLOW_Y_TEMPLATE.format(pairs)), levels[..., 1], job.quality)
+        if len(window) < batch + 1:
+            break
         window = window[-1:]
-
-
-def extract_video_flow(path: str, folder: str, options: FlowOptions) -> int:
-    """Write one video's flow (and frames with `with_rgb`) into `folder`; returns the pair count."""
-    if options.backend == "torch":
-        pairs = _torch_pairs(path, folder, options)
-    else:
-        compute = _computer(options.algorithm)
-        previous, pairs = None, 0
-        for gray in _gray_frames(path, folder, options):
-            if previous is not None:
-                pairs += 1
-                _write_pair(folder, pairs, compute(previous, gray), options)
-            previous = gray
     if pairs == 0:
         raise DecodeError(path, "a single frame: no flow pair")
     return pairs
 
 
-def flow_manifest(options: FlowOptions) -> dict:
+def flow_manifest(job: FlowExtraction) -> dict:
     """What the flow folders were made with, recorded so a rerun with other settings is refused."""
-    manifest = {"content": "flow+rgb" if options.with_rgb else "flow", "algorithm": options.algorithm,
-                "parameters": FlowComputer(options.algorithm).parameters(), "bound": options.bound,
+    recipe = job.recipe
+    manifest = {"content": "flow+rgb" if job.with_rgb else "flow", "algorithm": recipe.algorithm,
+                "parameters": FlowComputer(recipe.algorithm).parameters(), "bound": recipe.bound,
                 "quantisation": "rint(255 * (clip(v, -bound, bound) + bound) / (2 * bound))",
-                "color": "grayscale after resizing", **resize_manifest(options.resize)}
-    if options.backend == "torch":  # OpenCV runs keep their manifest, so old folders resume
+                "color": "grayscale after resizing", **resize_manifest(job.resize)}
+    if recipe.backend == "torch":  # OpenCV runs keep their manifest, so old folders resume
         manifest["backend"] = "torch (video3d.flow.TVL1)"
         manifest["parameters"] = TVL1Params().as_dict()
     return manifest
+
+
+def _recipe(args: argparse.Namespace) -> FlowRecipe:
+    """The flags as a recipe; a contradiction or an unusable device is one line (ConfigError)."""
+    if not args.bound > 0:
+        raise ConfigError(f"--bound must be > 0, got {args.bound}")
+    if args.batch < 1:
+        raise ConfigError(f"--batch must be >= 1, got {args.batch}")
+    if args.backend == "torch" and args.algo != "tvl1":
+        raise ConfigError(f"--backend torch computes TV-L1 only, not --algo {args.algo}")
+    backend = args.backend or ("torch" if args.algo == "tvl1" else "opencv")
+    if backend == "opencv" and args.device != "cpu":
+        raise ConfigError(f"--device {args.device}: OpenCV's {args.algo} runs on the CPU only; "
+                          "--device is for TV-L1 with --backend torch")
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        raise ConfigError(f"--device: {error}") from None
+    return FlowRecipe(args.algo, args.bound, args.short_side, args.size, args.fps, backend, args.device,
+                      False if args.no_compile else None, dynamic=True, batch=args.batch)
 
 
 @command
@@ -177,26 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bound", type=float, default=DEFAULT_BOUND, help="clip flow to +-bound pixels")
     parser.add_argument("--with-rgb", action="store_true", help="also write img_%%05d.jpg from the same decode")
     args = parser.parse_args(argv)
-    if not args.bound > 0:
-        parser.error(f"--bound must be > 0, got {args.bound}")
-    if args.batch < 1:
-        parser.error(f"--batch must be >= 1, got {args.batch}")
-    if args.backend == "torch" and args.algo != "tvl1":
-        parser.error(f"--backend torch computes TV-L1 only, not --algo {args.algo}")
-    if args.backend is None:
-        args.backend = "torch" if args.algo == "tvl1" else "opencv"
-    if args.backend == "torch":
-        try:
-            resolve_device(args.device)
-        except ValueError as error:
-            parser.error(str(error))
+    job = FlowExtraction(_recipe(args), args.with_rgb, args.quality)
     shard = resolve_shard(args.shard, args.num_shards)
-    resize = ResizeOptions(args.short_side, args.size, args.fps, args.quality)
-    options = FlowOptions(resize, args.algo, args.bound, args.with_rgb, args.backend, args.device, args.batch,
-                          False if args.no_compile else None)
     tasks = collect_videos(args.source, args.prefix)
-    summary = run_videos(tasks, args.out_dir, extract_video_flow, options, args.workers, "pairs",
-                         flow_manifest(options), progress=not args.no_progress, shard=shard)
+    summary = run_videos(tasks, args.out_dir, extract_video_flow, job, args.workers, "pairs",
+                         flow_manifest(job), progress=not args.no_progress, shard=shard)
     return report(summary, args.out_dir, "pairs", shard)
 
 

@@ -14,9 +14,10 @@ from data_prep.synthetic import encode_mp4, render_video, sample_params
 from video3d.config import load_config
 from video3d.data import VideoDataset, VideoRecord, multiview_dataset, open_source
 from video3d.data.flow_manifest import check_flow_manifest
-from video3d.data.online_flow import FlowRecipe, OnlineFlowSource
+from video3d.data.online_flow import OnlineFlowSource
 from video3d.data.transforms import Normalizer
 from video3d.errors import ConfigError, DecodeError
+from video3d.flow.recipe import FlowRecipe
 
 FRAMES = 8
 # (name, extract_flow arguments, the config keys that say the same)

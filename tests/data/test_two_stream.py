@@ -9,8 +9,8 @@ from data_prep.synthetic import encode_mp4, render_video, sample_params
 from video3d.config import load_config
 from video3d.data import VideoRecord, multiview_dataset
 from video3d.data.decoders import PyAVSource
-from video3d.data.online_flow import FlowRecipe
 from video3d.data.two_stream import TwoStreamDataset
+from video3d.flow.recipe import FlowRecipe
 
 RGB = ["DATA.NUM_FRAMES", "4", "DATA.SAMPLING_RATE", "2", "TEST.NUM_ENSEMBLE_VIEWS", "3", "DATA.TEST_CROP_SIZE", "24"]
 # The flow model samples differently (its own clips and crops), as a real pair of models may.

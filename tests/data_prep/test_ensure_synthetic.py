@@ -55,8 +55,9 @@ def test_flow_folders_and_frame_lists_feed_the_flow_dataset(tmp_path):
 def test_flow_follows_the_flow_models_algorithm_bound_and_frame_rate(tmp_path):
     cfg = _cfg(tmp_path / "flow", SYNTHMOTION__FLOW_ALGO="tvl1", DATA__FLOW_BOUND=6.0, DATA__TARGET_FPS=15)
     options = flow_options(cfg)
-    assert (options.algorithm, options.backend, options.bound, options.resize.fps) == ("tvl1", "torch", 6.0, 15.0)
-    assert options.batch >= cfg.SYNTHMOTION.FRAMES - 1  # all pairs of a video in one call: one compiled shape
+    recipe = options.recipe
+    assert (recipe.algorithm, recipe.backend, recipe.bound, recipe.fps) == ("tvl1", "torch", 6.0, 15.0)
+    assert recipe.batch >= cfg.SYNTHMOTION.FRAMES - 1  # all pairs of a video in one call: one compiled shape
     assert flow_options(_cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="dis", DATA__FLOW_ALGO="dis")).resize.fps is None
     with pytest.raises(ConfigError, match="SYNTHMOTION.FLOW_ALGO dis differs from DATA.FLOW_ALGO tvl1"):
         flow_options(_cfg(tmp_path, SYNTHMOTION__FLOW_ALGO="dis"))

@@ -2,15 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep.flow import (
-    FlowComputer,
-    dequantize_flow,
-    output_size,
-    quantize_flow,
-    resize_frame,
-    source_index,
-)
 from video3d.errors import DataError
+from video3d.flow.frames import output_size, resize_frame, source_index
+from video3d.flow.opencv import FlowComputer
+from video3d.flow.quantize import dequantize_flow, quantize_flow
 
 
 def test_quantize_exact_values_and_clipping():

@@ -140,9 +140,14 @@ def test_torch_backend_agrees_with_opencv_after_quantisation(tmp_path, put_video
     assert manifest["backend"].startswith("torch") and manifest["parameters"]["ScalesNumber"] == 5
 
 
-def test_torch_backend_on_a_missing_gpu_is_one_line(tmp_path, put_video, capsys):
+@pytest.mark.parametrize("flags, named", [
+    (["--backend", "torch", "--device", "cuda:7"], "cuda:7"),  # no such GPU (or no CUDA at all)
+    (["--device", "nonsense"], "'nonsense' is not a device name"),
+    (["--backend", "opencv", "--device", "cuda"], "runs on the CPU only"),  # not silently ignored
+    (["--algo", "dis", "--device", "cuda:0"], "runs on the CPU only"),
+])
+def test_a_device_that_cannot_be_used_is_one_line(tmp_path, put_video, capsys, flags, named):
     put_video(tmp_path / "src" / "a.mp4")
-    with pytest.raises(SystemExit) as exit_info:
-        extract_flow.main([str(tmp_path / "src"), str(tmp_path / "out"), "--backend", "torch", "--device", "cuda:7"])
-    assert exit_info.value.code == 2
-    assert "cuda:7" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert extract_flow.main([str(tmp_path / "src"), str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1 and "usage" not in err and not (tmp_path / "out").exists()

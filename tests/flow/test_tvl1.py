@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from data_prep.decode import iter_frames
-from data_prep.flow import quantize_flow
 from video3d.errors import DataError
 from video3d.flow import TVL1, TVL1Params, ops, resolve_device
+from video3d.flow.quantize import quantize_flow
 
 REAL = os.path.join(os.path.dirname(__file__), os.pardir, "data", "real")
 

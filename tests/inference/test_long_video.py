@@ -10,8 +10,8 @@ import torch
 from tests.inference.conftest import DEMO, NAMES, TINY, write_faststart_video, write_video
 from video3d.config import load_config
 from video3d.data import open_source
-from video3d.data.online_flow import FlowRecipe
 from video3d.errors import ConfigError, DataError, DecodeError
+from video3d.flow.recipe import FlowRecipe
 from video3d.inference.long_video import LongVideoDemo
 from video3d.inference.preprocess import ClipPreprocessor
 from video3d.inference.scores import clip_scores

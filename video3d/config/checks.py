@@ -97,7 +97,7 @@ def _check_consistency(cfg: CfgNode) -> None:
         raise ConfigError(f"RESNET.BLOCK basic needs RESNET.DEPTH 18 or 34, got {cfg.RESNET.DEPTH}")
     if cfg.RESNET.BLOCK != "basic" and cfg.RESNET.DEPTH < 50 and not cfg.RESNET.STAGE_BLOCKS:
         raise ConfigError(f"RESNET.BLOCK {cfg.RESNET.BLOCK} needs RESNET.DEPTH >= 50, got {cfg.RESNET.DEPTH}")
-    _check_flow_resize(cfg)
+    check_flow_resize(cfg.DATA.FLOW_SHORT_SIDE, list(cfg.DATA.FLOW_SIZE), cfg.DATA.FLOW_FPS)
     if cfg.RESNET.TEMPORAL_CONV == "a" and cfg.RESNET.BLOCK != "bottleneck":
         raise ConfigError(f"RESNET.TEMPORAL_CONV a puts the temporal kernel on the bottleneck's first 1x1 conv: "
                           f"it needs RESNET.BLOCK bottleneck, got {cfg.RESNET.BLOCK}")
@@ -121,16 +121,16 @@ def _check_normalisation(cfg: CfgNode) -> None:
             raise ConfigError(f"config key {key} values must be > 0, got {values}")
 
 
-def _check_flow_resize(cfg: CfgNode) -> None:
-    """DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE: extract_flow's --short-side / --size WxH, at most one;
-    DATA.FLOW_FPS: its --fps."""
-    short_side, size = cfg.DATA.FLOW_SHORT_SIDE, list(cfg.DATA.FLOW_SIZE)
+def check_flow_resize(short_side, size: list, fps) -> None:
+    """The flow-resize rules, for a config (DATA.FLOW_SHORT_SIDE / DATA.FLOW_SIZE / DATA.FLOW_FPS)
+    and a `video3d.flow.recipe.FlowRecipe` alike: extract_flow's --short-side / --size WxH, at
+    most one, and its --fps (0 / [] = not given)."""
     if not isinstance(short_side, int) or short_side < 0:
         raise ConfigError(f"config key DATA.FLOW_SHORT_SIDE must be an integer >= 0 (0 = not resized), got {short_side!r}")
     if size and (len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size)):
         raise ConfigError(f"config key DATA.FLOW_SIZE must be [width, height] in pixels or [], got {size}")
-    if not cfg.DATA.FLOW_FPS >= 0:
-        raise ConfigError(f"config key DATA.FLOW_FPS must be >= 0 (0 = every frame), got {cfg.DATA.FLOW_FPS}")
+    if not fps >= 0:
+        raise ConfigError(f"config key DATA.FLOW_FPS must be >= 0 (0 = every frame), got {fps}")
     if short_side and size:
         raise ConfigError(f"config keys DATA.FLOW_SHORT_SIDE ({short_side}) and DATA.FLOW_SIZE ({size}) are both "
                           "set: extraction resizes by --short-side or by --size, not both")

@@ -8,9 +8,10 @@ from video3d.choices import Choices
 from video3d.data.decoders import DecordSource, PyAVSource
 from video3d.data.frame_folders import FlowFrameFolder, RGBFrameFolder
 from video3d.data.frame_source import FrameSource
-from video3d.data.online_flow import FlowRecipe, OnlineFlowSource
+from video3d.data.online_flow import OnlineFlowSource
 from video3d.data.torchcodec_source import TorchCodecSource
 from video3d.errors import ConfigError
+from video3d.flow.recipe import FlowRecipe
 
 # Video decoders: (path, threads=...) -> FrameSource; those in GPU_DECODERS also take device=.
 DECODERS = Choices("DATA.DECODING_BACKEND", {"pyav": PyAVSource, "decord": DecordSource,
@@ -58,7 +59,7 @@ def open_source(
 
     fmt "video": a video file decoded by `backend` (pyav, decord or torchcodec, the last also
     on `device` cuda); `num_frames` and `fps` are ignored (read from the file); modality "flow" computes the file's flow online with
-    recipe `flow` (default `FlowRecipe()`: TV-L1, bound 20, no resize; video3d.data.online_flow).
+    recipe `flow` (default `FlowRecipe()`: TV-L1, bound 20, no resize; video3d.flow.recipe).
     fmt "frames": a frame folder, RGB (`img_`) or flow
     (`flow_x_`/`flow_y_`); `num_frames` is the folder's RGB frame count from a frame list
     (None = count the files) and `fps` the rate the frames were extracted at.

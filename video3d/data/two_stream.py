@@ -19,7 +19,8 @@ from torch.utils.data import Dataset
 
 from video3d.data.frame_source import FrameSource
 from video3d.data.multiview import MultiViewDataset, failed_item
-from video3d.data.online_flow import FlowRecipe, OnlineFlowSource
+from video3d.data.online_flow import OnlineFlowSource
+from video3d.flow.recipe import FlowRecipe
 
 
 class CachedFrames(FrameSource):

@@ -2,8 +2,9 @@
 
 Each decoded frame is kept as the flow algorithms see it (resized to the model's flow size,
 grayscale: `video3d.flow.frames.flow_gray`). A window's clip index i is the flow from frame
-i to frame i + 1, as in a flow frame folder; its pairs are computed with the model's recipe
-(`FlowRecipe`: DATA.FLOW_ALGO, FLOW_BOUND, FLOW_SHORT_SIDE / FLOW_SIZE), quantised, then
+i to frame i + 1, as in a flow frame folder; its pairs are computed and quantised by
+`video3d.flow.recipe.flow_pairs` with the model's recipe (`FlowRecipe`: DATA.FLOW_ALGO,
+FLOW_BOUND, FLOW_SHORT_SIDE / FLOW_SIZE), as online and extracted flow are, then
 preprocessed like an RGB frame (short side DATA.TEST_CROP_SIZE, centre crop). Pairs shared by
 overlapping windows are computed once; those before the current window are dropped.
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from video3d.data.online_flow import FlowRecipe, quantized_flow
 from video3d.flow.frames import flow_gray
+from video3d.flow.recipe import FlowRecipe, flow_pairs
 from video3d.inference.preprocess import ClipPreprocessor
 
 
@@ -37,7 +38,7 @@ class FlowWindows:
         """The network input of the flow pairs `pairs` (pair i: frame i to i + 1, both in `gray_of`)."""
         missing = sorted(set(pairs) - self._pairs.keys())
         if missing:
-            flows = quantized_flow(np.stack([gray_of[i] for i in missing]),
+            flows = flow_pairs(np.stack([gray_of[i] for i in missing]),
                                    np.stack([gray_of[i + 1] for i in missing]), self.recipe)
             self._pairs.update((i, self.preprocess.frame(flow.numpy())) for i, flow in zip(missing, flows, strict=True))
         for old in [i for i in self._pairs if i < min(pairs)]:
