@@ -31,10 +31,10 @@ import os
 import sys
 
 from data_prep.inputs import VIDEO_EXTENSIONS
-from video3d.cli.base import command
 from video3d.data.frame_folders import count_frames
 from video3d.data.lists import HMDB51_SPLIT_IDS, ssv2_class_names, ssv2_labels, ssv2_split_entries
 from video3d.errors import DataError, DecodeError
+from video3d.utils.commands import command
 from video3d.utils.io import atomic_write_text
 
 # (path relative to ROOT, label)

@@ -45,13 +45,13 @@ from data_prep.extract_frames import (
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
 from data_prep.shards import resolve_shard
-from video3d.cli.base import command
 from video3d.config.choices import FLOW_ALGORITHMS
 from video3d.data.frame_folders import FLOW_X_TEMPLATE, FLOW_Y_TEMPLATE, RGB_TEMPLATE
 from video3d.errors import ConfigError, DecodeError
 from video3d.flow import TVL1Params, resolve_device
 from video3d.flow.opencv import FlowComputer
 from video3d.flow.recipe import DEFAULT_BOUND, FLOW_BACKENDS, FlowRecipe, flow_pairs
+from video3d.utils.commands import command
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from data_prep.decode import iter_frames
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
 from data_prep.shards import add_shard_args, resolve_shard
-from video3d.cli.base import command, default_workers, positive_int
 from video3d.data.frame_folders import RGB_TEMPLATE
 from video3d.flow.frames import output_size, resize_frame
+from video3d.utils.commands import command, default_workers, positive_int
 
 JPEG_QUALITY = 95  # OpenCV's default, what denseflow writes (docs/DATA.md)
 

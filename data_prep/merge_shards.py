@@ -18,8 +18,8 @@ import sys
 
 from data_prep.pool import FAILURES_FILE, locked
 from data_prep.shards import SHARDS_DIR, Shard, failures_name
-from video3d.cli.base import command
 from video3d.errors import DataError
+from video3d.utils.commands import command
 from video3d.utils.io import atomic_write_text
 
 

@@ -37,10 +37,10 @@ from data_prep.extract_frames import positive_float
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
 from data_prep.shards import add_shard_args, resolve_shard
-from video3d.cli.base import command, default_workers, positive_int
 from video3d.data.rotation import frame_turns, upright, upright_size
 from video3d.errors import DecodeError
 from video3d.flow.frames import output_size, source_index
+from video3d.utils.commands import command, default_workers, positive_int
 
 OUTPUT_SUFFIX = ".mp4"
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")

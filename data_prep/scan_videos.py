@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from data_prep.decode import VideoInfo, iter_frames
 from data_prep.inputs import collect_videos
-from video3d.cli.base import command, default_workers, positive_int
 from video3d.errors import DecodeError
+from video3d.utils.commands import command, default_workers, positive_int
 from video3d.utils.io import atomic_write_text
 
 SHOWN_BROKEN = 20  # broken paths printed; the manifest lists them all

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from video3d.cli.base import command, default_workers, non_negative_int, positive_int
 from video3d.errors import DataError
+from video3d.utils.commands import command, default_workers, non_negative_int, positive_int
 from video3d.utils.io import atomic_write, atomic_write_text
 
 CLASS_NAMES = (

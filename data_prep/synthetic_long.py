@@ -19,9 +19,9 @@ import sys
 import numpy as np
 
 from data_prep.synthetic import CLASS_NAMES, render_video, sample_params
-from video3d.cli.base import command, positive_int
 from video3d.errors import DataError
 from video3d.inference.video_writer import Mp4Writer
+from video3d.utils.commands import command, positive_int
 from video3d.utils.io import atomic_write_text
 
 

@@ -8,47 +8,25 @@ decorated with `command` (docs/CLI.md).
 from __future__ import annotations
 
 import argparse
-import functools
 import math
-import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from fvcore.common.config import CfgNode
 
 from video3d.config import get_cfg
 from video3d.config.keys import find_leaf
-from video3d.errors import Video3DError
 from video3d.known_names import load_checked_config
+from video3d.utils.commands import (  # noqa: F401  the CLI toolkit: tools import them from here
+    INTERRUPTED,
+    USER_ERROR,
+    command,
+    default_workers,
+    non_negative_int,
+    positive_int,
+)
 from video3d.utils.paths import DEFAULT_TIMEOUT, set_network_timeout
 
-USER_ERROR = 2
-INTERRUPTED = 130
 _YAML_SUFFIXES = (".yaml", ".yml")
-
-
-def command(main: Callable[[list[str]], int]) -> Callable[[list[str] | None], int]:
-    """Make `main(argv) -> exit code` a tool entry point.
-
-    The returned function takes `argv` (None: `sys.argv[1:]`), so it serves `python tools/X.py`,
-    a console script and a test alike. A `Video3DError` (bad config, missing file, undecodable
-    input) becomes `error: <message>` on stderr and exit code 2, Ctrl-C exit code 130, with no
-    traceback; anything else is a bug and keeps its traceback.
-    """
-
-    @functools.wraps(main)
-    def entry(argv: list[str] | None = None) -> int:
-        args = sys.argv[1:] if argv is None else list(argv)
-        try:
-            return main(args)
-        except Video3DError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return USER_ERROR
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return INTERRUPTED
-
-    return entry
 
 
 def config_parser(doc: str | None, usage: str | None = None,
@@ -152,14 +130,6 @@ def load_cfg(args: argparse.Namespace, overrides: Sequence[str]) -> CfgNode:
     return cfg
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def positive_seconds(text: str) -> float:
     """argparse type: a finite number of seconds > 0."""
     try:
@@ -169,19 +139,3 @@ def positive_seconds(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def default_workers() -> int:
-    """All cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
