@@ -92,6 +92,17 @@ def test_job_windows_equal_the_demos_and_its_files_are_served(served_model, serv
             ["annotated.mp4", "timeline.png", "segments.json", "windows.jsonl", *_demo_extras(tmp_path)])
 
 
+def test_gradcam_jobs_draw_the_heat_into_the_annotated_video(served_model, served_files, tmp_path):
+    videos = {}
+    for gradcam in (False, True):
+        with make_client(served_model, tmp_path / str(gradcam), gradcam=gradcam) as client:
+            status = wait_for_job(client, _upload(client, "/v1/jobs", served_files["video"]).json()["id"])
+            assert status["state"] == "done", status
+            videos[gradcam] = (client.get(status["files"]["annotated.mp4"]).content,
+                               [[t["class"] for t in w["topk"]] for w in status["windows"]])
+    assert videos[True][0] != videos[False][0] and videos[True][1] == videos[False][1]
+
+
 def _demo_extras(tmp_path) -> list[str]:
     """Files the demo writes besides the three served and windows.jsonl (segments.csv, ...)."""
     return [n for n in os.listdir(tmp_path / "demo") if n not in ("annotated.mp4", "timeline.png", "segments.json",

@@ -1,7 +1,7 @@
 """Serve a trained model over HTTP with a web page (console script `video3d-serve`, or tools/serve.py).
 
     video3d-serve --cfg FILE --checkpoint CKPT|MODEL.onnx|MODEL.pt [--host 127.0.0.1] [--port 8000]
-                  [--max-upload-mb 500] [--queue 8] [KEY VALUE ...]
+                  [--max-upload-mb 500] [--queue 8] [--gradcam] [KEY VALUE ...]
 
 Open http://HOST:PORT/ and drop a video: it is uploaded as a job, the model's windows slide over
 it as in video3d-demo, and the page plays the annotated video with its label timeline and each
@@ -17,7 +17,8 @@ the demo's windows.jsonl:
 It binds 127.0.0.1 unless --host says otherwise (there is no authentication). Uploads go to a
 work folder (--work-dir, default a temp folder removed at exit) under a generated name; past
 --queue requests and jobs at once the answer is 503. Finished jobs are kept --job-ttl seconds,
-at most --max-jobs of them and --jobs-disk-mb of files. Needs the `serve` extra
+at most --max-jobs of them and --jobs-disk-mb of files. With --gradcam the annotated video
+shows each window's Grad-CAM (as video3d-demo --gradcam). Needs the `serve` extra
 (pip install -e ".[serve]": starlette, uvicorn, python-multipart). Decoding runs in the request's
 thread (DATA_LOADER.NUM_WORKERS is set to 0: no worker processes are forked per request).
 """
@@ -78,6 +79,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--job-ttl", type=positive_int, default=3600, help="seconds a finished job is kept (default 3600)")
     parser.add_argument("--jobs-disk-mb", type=positive_int, default=2048, help="disk for job files in MiB (default 2048)")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads per forward (default: torch's)")
+    parser.add_argument("--gradcam", action="store_true",
+                        help="jobs draw each window's Grad-CAM into annotated.mp4, as video3d-demo --gradcam "
+                             "(a .pyth checkpoint of an RGB model; a forward and a backward per window)")
     args, rest = parse_config_args(parser, argv)
     positionals, overrides = split_overrides(rest)
     if positionals:
@@ -89,7 +93,7 @@ def main(argv: list[str]) -> int:
     model = ServedModel.load(cfg, args.checkpoint)
     settings = ServeSettings(max_upload_bytes=args.max_upload_mb * 2**20, queue=args.queue, work_dir=args.work_dir,
                              max_jobs=args.max_jobs, job_ttl_s=float(args.job_ttl),
-                             jobs_disk_bytes=args.jobs_disk_mb * 2**20)
+                             jobs_disk_bytes=args.jobs_disk_mb * 2**20, gradcam=args.gradcam)
     sock = _bind(args.host, args.port)
     app = create_app(model, settings)
     host, port = sock.getsockname()[:2]

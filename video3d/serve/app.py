@@ -54,6 +54,7 @@ class ServeSettings:
     max_jobs: int = 20
     job_ttl_s: float = 3600.0
     jobs_disk_bytes: int = 2 * 2**30
+    gradcam: bool = False  # jobs draw each window's Grad-CAM into annotated.mp4
 
 
 class Admission:
@@ -109,7 +110,8 @@ class VideoServer:
         # concurrency 8 (most likely one malloc arena per pool thread), here it stays flat.
         self.predict_thread = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.jobs = JobStore(os.path.join(self.work_dir, "jobs"), model, settings.max_jobs, settings.job_ttl_s,
-                             settings.jobs_disk_bytes, on_end=lambda job: self.admission.leave())
+                             settings.jobs_disk_bytes, on_end=lambda job: self.admission.leave(),
+                             gradcam=settings.gradcam)
 
     def close(self) -> None:
         """Stop the jobs, then remove the work folder's uploads and jobs (all of it when the

@@ -25,6 +25,8 @@ from video3d.errors import Video3DError
 from video3d.inference.long_video import ANNOTATED, TIMELINE, LongVideoDemo, WindowResult
 from video3d.inference.segments import SEGMENTS_JSON
 from video3d.serve.model import ServedModel
+from video3d.utils.precision import with_inference_precision
+from video3d.visualize.gradcam import default_layer
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +110,12 @@ class JobStore:
     """Creates, runs, finds and forgets jobs under `root` (one folder per job)."""
 
     def __init__(self, root: str, model: ServedModel, max_jobs: int = 20, ttl_s: float = 3600.0,
-                 max_disk_bytes: int = 2 * 2**30, on_end: Callable[[Job], None] | None = None):
+                 max_disk_bytes: int = 2 * 2**30, on_end: Callable[[Job], None] | None = None,
+                 gradcam: bool = False):
         self.root = root
         self.model = model
+        self.gradcam = gradcam
+        self._demo()  # a model the demo refuses (Grad-CAM of an exported file) is refused at start-up
         self.max_jobs = max_jobs
         self.ttl_s = ttl_s
         self.max_disk_bytes = max_disk_bytes
@@ -191,9 +196,7 @@ class JobStore:
             job.windows.append(result.as_json(self.model.names, 5))
 
         try:
-            demo = LongVideoDemo(self.model.cfg, self.model.runner, self.model.names, on_window=on_window,
-                                 progress=JobProgress(job))
-            report = demo.run(video, job.folder)
+            report = self._demo(on_window, JobProgress(job)).run(video, job.folder)
             if report.stopped:
                 raise Video3DError(f"{job.source}: {report.stopped.replace(video, job.source)}")
             job.prediction = self.model.predict(video, job.source)[0]
@@ -214,6 +217,16 @@ class JobStore:
             job.finished = time.time()
             if self.on_end is not None:
                 self.on_end(job)
+
+    def _demo(self, on_window: Callable[[WindowResult], None] | None = None,
+              progress: JobProgress | None = None) -> LongVideoDemo:
+        """The demo a job runs, as video3d-demo builds it: TEST.MIXED_PRECISION, or with
+        `gradcam` each window's Grad-CAM drawn in float32 at the last stage."""
+        runner, cfg = self.model.runner, self.model.cfg
+        layer = f"runner.{default_layer(runner.runner)}" if self.gradcam and runner.kind is None else None
+        model = runner if self.gradcam else with_inference_precision(runner, cfg)
+        return LongVideoDemo(cfg, model, self.model.names, on_window=on_window, progress=progress,
+                             gradcam=self.gradcam, gradcam_layer=layer)
 
     def wait(self, timeout: float | None = None) -> None:
         """Join the job threads."""

@@ -30,6 +30,8 @@ class SerialRunner(nn.Module):
         super().__init__()
         self.runner = runner
         self.lock = threading.RLock()  # a prediction holds it and its forwards take it again
+        # "onnx" / "torchscript" for exported files, as the precision and Grad-CAM checks read it
+        self.kind = getattr(runner, "kind", None)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         with self.lock:
