@@ -11,7 +11,10 @@ short side DATA.TEST_CROP_SIZE and the centre DATA.TEST_CROP_SIZE crop.
 
 Every random number of sample `index` in epoch `e` comes from a generator seeded with
 (RNG_SEED, e, index, attempt), so a resumed run sees the same clips with any worker count.
-A sample that cannot be decoded is logged once per path (with the reason), counted, and
+A sample that cannot be decoded is logged once per path (with the reason), from the main
+process: a DataLoader worker sends its lines in the item's "failures" field (a JSON list, ""
+when none), which the loader's iterator takes out of the batch and logs through `say` of the
+main process's dataset, so two workers meeting one broken file log it once. It is counted and
 replaced by another sample drawn from the same generator (its item says "replaced", and
 per-epoch validation leaves it out instead of counting a video twice);
 DATA.MAX_CONSECUTIVE_FAILURES failures in a row stop with a DataError.
@@ -19,6 +22,7 @@ DATA.MAX_CONSECUTIVE_FAILURES failures in a row stop with a DataError.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from fvcore.common.config import CfgNode
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from video3d.choices import Choices
 from video3d.config.multigrid import ClipShape
@@ -43,6 +47,7 @@ from video3d.data.lists import (
     ssv2_records,
 )
 from video3d.data.sources import open_source_from_cfg
+from video3d.data.worker_errors import FAILURES_KEY
 from video3d.errors import ConfigError, DataError, DecodeError
 from video3d.utils.logging import get_logger
 
@@ -82,6 +87,8 @@ class VideoDataset(Dataset):
         self.num_missing = 0  # of those, files or folders that do not exist (never stat'ed up front)
         self._consecutive_failures = 0
         self._logged_paths: set[str] = set()
+        self._said: set[str] = set()  # keys of the lines logged (in the main process)
+        self._outbox: list[tuple[str, str]] = []  # a worker's lines for the main process, sent with the item
         self._augment = None
         self.class_names = class_names
         self.normalizer = transforms.Normalizer.from_cfg(cfg)
@@ -152,9 +159,29 @@ class VideoDataset(Dataset):
         missing videos (not once per file: a list can name 240,000 of them)."""
         self.num_missing += 1
         if self.num_missing in MISSING_REPORTS:
-            logger.warning("No such file or folder: %s. %d of the %d videos of %s opened so far by this "
-                           "process are missing; check DATA.PATH_PREFIX and the list", path, self.num_missing,
-                           self.videos_met, self.name or "the dataset")
+            self._warn(f"missing {self.num_missing}",
+                       "No such file or folder: %s. %d of the %d videos of %s opened so far by this "
+                       "process are missing; check DATA.PATH_PREFIX and the list", path, self.num_missing,
+                       self.videos_met, self.name or "the dataset")
+
+    def _warn(self, key: str, message: str, *args) -> None:
+        """A warning said once per `key`, by the main process: a worker sends it with the item."""
+        text = message % args
+        if get_worker_info() is None:
+            self.say(key, text)
+        else:
+            self._outbox.append((key, text))
+
+    def say(self, key: str, text: str) -> None:
+        """Log `text` unless a line with `key` was logged already (the loader's iterator calls
+        this on the main process's dataset with the lines its workers sent)."""
+        if key not in self._said:
+            self._said.add(key)
+            logger.warning("%s", text)
+
+    def _sent_lines(self) -> str:
+        lines, self._outbox = self._outbox, []
+        return json.dumps(lines) if lines else ""
 
     def _missing_summary(self) -> str:
         if not self.num_missing:
@@ -168,8 +195,8 @@ class VideoDataset(Dataset):
             self._record_missing(video_path)
         elif error.path not in self._logged_paths:
             self._logged_paths.add(error.path)
-            logger.warning("skipping %s (video %d of %s): %s [%d failed samples in this process]",
-                           error.path, index, self.name or "dataset", error.reason, self.num_failures)
+            self._warn(error.path, "skipping %s (video %d of %s): %s [%d failed samples in this process]",
+                       error.path, index, self.name or "dataset", error.reason, self.num_failures)
         limit = self.cfg.DATA.MAX_CONSECUTIVE_FAILURES
         if self._consecutive_failures >= limit:
             raise DataError(
@@ -200,7 +227,7 @@ class VideoDataset(Dataset):
                 continue
             self._consecutive_failures = 0
             return {"video": video, "label": label, "index": current, "video_id": record.video_id,
-                    "replaced": attempt > 0}
+                    "replaced": attempt > 0, FAILURES_KEY: self._sent_lines()}
 
 
 class SegmentVideoDataset(VideoDataset):

@@ -17,8 +17,14 @@ never as a silently short clip.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import re
+import sys
+import tempfile
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from fractions import Fraction
 
 import torch
@@ -31,8 +37,73 @@ from video3d.errors import DecodeError
 ESTIMATE_SLACK = 2  # frames a duration-based frame count may overshoot the decodable ones
 
 
-def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+# How a file starts when it is a video container (MP4/MOV/3GP box types at byte 4, Matroska /
+# WebM, AVI, FLV, Ogg, MPEG-PS, MPEG-TS): FFmpeg refusing such a file means it is cut or damaged.
+_BOX_TYPES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+_MAGIC = (b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"OggS", b"\x00\x00\x01\xba", b"\x47")
+
+
+def _starts_like_a_video(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    return head[4:8] in _BOX_TYPES or head.startswith(_MAGIC)
+
+
+def _plain_words(error: BaseException, path: str) -> str | None:
+    """What is wrong with `path`, said plainly, when FFmpeg's error alone does not say it."""
+    import av
+
+    if os.path.isdir(path):
+        return "a directory, not a video file"
+    if not os.path.exists(path):
+        return "no such file"
+    if isinstance(error, PermissionError):
+        return "not readable (permission denied)"
+    if os.path.getsize(path) == 0:
+        return "empty file (0 bytes)"
+    if isinstance(error, av.error.InvalidDataError):
+        if _starts_like_a_video(path):
+            return "truncated or damaged video: it starts like a video file but FFmpeg cannot read it"
+        return "not a video: FFmpeg recognises no video format in it"
+    return None
+
+
+def reason_of(error: BaseException, path: str | None = None) -> str:
+    """An exception as a failure reason: what is wrong with `path` in plain words where it
+    can be told (not a video, truncated, empty, a directory, missing), then the raw `Type: message`."""
+    raw = f"{type(error).__name__}: {error}"
+    plain = _plain_words(error, path) if path is not None else None
+    return f"{plain} ({raw})" if plain else raw
+
+
+def open_video_stream(path: str, threads: int | None = None):
+    """(container, stream): `path` opened with PyAV and its first video stream, decoded with
+    slice threads (`threads` > 1: frame threads too; None: FFmpeg's thread count). The one way
+    PyAVSource and data_prep.decode open a file; DecodeError(path, reason_of) when it cannot be
+    opened or holds no video stream."""
+    import av
+
+    try:
+        container = av.open(path)
+    except Exception as error:  # av.error.* for missing, empty or garbage files, directories
+        raise DecodeError(path, reason_of(error, path)) from error
+    if not container.streams.video:
+        container.close()
+        raise DecodeError(path, "no video stream (an audio-only or data file?)")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO" if threads is not None and threads > 1 else "SLICE"
+    if threads is not None:
+        stream.thread_count = threads
+    return container, stream
+
+
+def stream_rate(stream) -> Fraction | None:
+    """The stream's frame rate (average, else FFmpeg's guess); None when it has none."""
+    rate = stream.average_rate or stream.guessed_rate
+    return Fraction(rate) if rate else None
 
 
 class PyAVSource(FrameSource):
@@ -40,24 +111,17 @@ class PyAVSource(FrameSource):
 
     def __init__(self, path: str, threads: int = 1):
         super().__init__(path)
-        import av
-
         self._container = None
         self._pts: list[int] | bool | None = None  # presentation timestamps, read on the first request
         self._seen_in_run: dict[int, int] = {}
         self._turns: int | None = None  # quarter turns of the display matrix, known from the first decoded frame
         self.frames_decoded = 0  # frames the decoder produced (benchmarks and tests count them)
         try:
-            self._container = av.open(path)
-            if not self._container.streams.video:
-                raise DecodeError(path, "no video stream")
-            self._stream = self._container.streams.video[0]
-            self._stream.thread_type = "AUTO" if threads > 1 else "SLICE"
-            self._stream.thread_count = threads
-            rate = self._stream.average_rate or self._stream.guessed_rate
-            if not rate:
+            self._container, self._stream = open_video_stream(path, threads)
+            rate = stream_rate(self._stream)
+            if rate is None:
                 raise DecodeError(path, "the video stream has no frame rate")
-            self._rate = Fraction(rate)
+            self._rate = rate
             self._fps = float(self._rate)
             self._time_base = Fraction(self._stream.time_base)
             self._start_pts = self._stream.start_time or 0
@@ -70,7 +134,7 @@ class PyAVSource(FrameSource):
             raise
         except Exception as error:  # av.error.* and anything FFmpeg throws at open
             self.close()
-            raise DecodeError(path, _reason(error)) from error
+            raise DecodeError(path, reason_of(error, path)) from error
         if self._num_frames <= 0 or self._height <= 0 or self._width <= 0:
             self.close()
             raise DecodeError(path, f"empty video stream ({self._num_frames} frames, {self._width}x{self._height})")
@@ -210,7 +274,7 @@ class PyAVSource(FrameSource):
         except DecodeError:
             raise
         except Exception as error:  # corrupt packets: av.error.InvalidDataError and friends
-            raise DecodeError(self.path, f"decoding failed near frame {wanted[min(i, len(wanted) - 1)]}: {_reason(error)}") from error
+            raise DecodeError(self.path, f"decoding failed near frame {wanted[min(i, len(wanted) - 1)]}: {reason_of(error)}") from error
         return out
 
     def close(self) -> None:
@@ -235,6 +299,35 @@ def display_turns(path: str) -> int | None:
     return None
 
 
+# decord's own log lines ("[12:00:00] /github/workspace/src/video/video_reader.cc:83: ERROR
+# opening: ...") and FFmpeg's ("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5600...] moov atom not found").
+_NATIVE_LINE = re.compile(rb"^\[(\d\d:\d\d:\d\d\] |[\w,]+ @ 0x[0-9a-f]+\] )")
+
+
+@contextlib.contextmanager
+def _native_lines_dropped() -> Iterator[None]:
+    """decord and its FFmpeg write to file descriptor 2 directly; what they say about a broken
+    file is in the DecodeError already (PyAV keeps FFmpeg quiet the same way). Other lines
+    written meanwhile are passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().splitlines(keepends=True) if not _NATIVE_LINE.match(line)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 class DecordSource(FrameSource):
     """Frames of a video file decoded with decord (optional dependency).
 
@@ -255,12 +348,13 @@ class DecordSource(FrameSource):
             self._num_frames, self._fps = self._pyav.num_frames, self._pyav.fps
             return
         try:
-            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
+            with _native_lines_dropped():
+                self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
             self._num_frames = len(self._reader)
             self._fps = float(self._reader.get_avg_fps())
         except Exception as error:  # decord raises RuntimeError / DECORDError
             self._reader = None
-            raise DecodeError(path, _reason(error)) from error
+            raise DecodeError(path, reason_of(error, path)) from error
         if self._num_frames <= 0 or self._fps <= 0:
             self.close()
             raise DecodeError(path, f"empty video stream ({self._num_frames} frames at {self._fps} fps)")
@@ -281,9 +375,10 @@ class DecordSource(FrameSource):
             raise DecodeError(self.path, "the source is closed")
         try:
             request = self._with_duplicate_predecessors(wanted)
-            batch = torch.from_numpy(self._reader.get_batch(request).asnumpy())
+            with _native_lines_dropped():
+                batch = torch.from_numpy(self._reader.get_batch(request).asnumpy())
         except Exception as error:
-            raise DecodeError(self.path, f"decoding frames {wanted[0]}..{wanted[-1]} failed: {_reason(error)}") from error
+            raise DecodeError(self.path, f"decoding frames {wanted[0]}..{wanted[-1]} failed: {reason_of(error)}") from error
         if batch.shape[0] != len(request):
             raise DecodeError(self.path, f"decord returned {batch.shape[0]} of {len(request)} frames")
         self._shape = (batch.shape[1], batch.shape[2])

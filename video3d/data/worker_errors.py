@@ -4,11 +4,14 @@ torch re-raises a worker's exception in the main process as "Caught DataError in
 worker process 0. Original Traceback ..." with the worker's whole traceback as the message
 (and as a RuntimeError when the type needs other constructor arguments, as DecodeError does).
 `UnwrappingDataLoader` recovers the original `Video3DError` from that text where the loader is
-iterated, so NUM_WORKERS >= 1 reports exactly what NUM_WORKERS 0 reports.
+iterated, so NUM_WORKERS >= 1 reports exactly what NUM_WORKERS 0 reports. It also takes the lines the
+workers sent in a batch's "failures" field (broken and missing videos) out of the batch and
+logs each once, from the main process (`VideoDataset.say`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from torch.utils.data import DataLoader
@@ -42,21 +45,40 @@ def original_worker_error(error: BaseException) -> errors.Video3DError | None:
     return original
 
 
+FAILURES_KEY = "failures"  # the item field a dataset's worker lines travel in
+
+
+def say_sent_lines(batch, dataset) -> None:
+    """Log (once each, through `dataset.say`) the lines the workers sent with `batch`, and take
+    them out of it."""
+    if not isinstance(batch, dict) or FAILURES_KEY not in batch:
+        return
+    sent = batch.pop(FAILURES_KEY)
+    say = getattr(dataset, "say", None)
+    for text in sent if isinstance(sent, list) else [sent]:
+        if text and say is not None:
+            for key, line in json.loads(text):
+                say(key, line)
+
+
 class _UnwrappingIterator:
-    def __init__(self, iterator):
+    def __init__(self, iterator, dataset=None):
         self._iterator = iterator
+        self._dataset = dataset
 
     def __iter__(self):
         return self
 
     def __next__(self):
         try:
-            return next(self._iterator)
+            batch = next(self._iterator)
         except Exception as error:
             original = original_worker_error(error)
             if original is None:
                 raise
             raise original from None
+        say_sent_lines(batch, self._dataset)
+        return batch
 
     def __len__(self) -> int:
         return len(self._iterator)
@@ -69,4 +91,4 @@ class UnwrappingDataLoader(DataLoader):
     """A DataLoader whose iteration raises a worker's video3d error as that error."""
 
     def __iter__(self):
-        return _UnwrappingIterator(super().__iter__())
+        return _UnwrappingIterator(super().__iter__(), self.dataset)
