@@ -3,13 +3,16 @@ once per worker), and decord's native stderr lines about it are not shown."""
 
 import logging
 import os
+import signal
 
 import pytest
+import torch
 
 from video3d.data.datasets import build_dataset
 from video3d.data.decoders import DecordSource
 from video3d.data.loader import build_loader, set_loader_epoch
-from video3d.errors import DecodeError
+from video3d.data.worker_errors import UnwrappingDataLoader
+from video3d.errors import DataError, DecodeError
 
 
 @pytest.fixture
@@ -54,3 +57,21 @@ def test_decords_native_lines_about_a_broken_file_are_not_shown(video_dir, capfd
         DecordSource(os.path.join(video_dir, "not_a_video.mp4"))
     captured = capfd.readouterr()
     assert "video_reader.cc" not in captured.err and "moov atom" not in captured.err  # before: 2 native lines
+
+
+class _KilledByTheKernel(torch.utils.data.Dataset):
+    """Each sample SIGKILLs its worker, as the out-of-memory killer does."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_by_the_oom_killer_is_one_line_naming_memory_and_the_key():
+    loader = UnwrappingDataLoader(_KilledByTheKernel(), num_workers=2)
+    with pytest.raises(DataError) as info:
+        list(loader)  # before: RuntimeError "DataLoader worker (pid(s) N) exited unexpectedly", 68 lines
+    message = str(info.value)
+    assert "\n" not in message and "out-of-memory" in message and "DATA_LOADER.NUM_WORKERS (now 2)" in message

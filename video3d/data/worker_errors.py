@@ -4,7 +4,9 @@ torch re-raises a worker's exception in the main process as "Caught DataError in
 worker process 0. Original Traceback ..." with the worker's whole traceback as the message
 (and as a RuntimeError when the type needs other constructor arguments, as DecodeError does).
 `UnwrappingDataLoader` recovers the original `Video3DError` from that text where the loader is
-iterated, so NUM_WORKERS >= 1 reports exactly what NUM_WORKERS 0 reports. It also takes the lines the
+iterated, so NUM_WORKERS >= 1 reports exactly what NUM_WORKERS 0 reports. A worker that was killed (the
+out-of-memory killer's SIGKILL: torch says "DataLoader worker (pid(s) N) exited unexpectedly"
+with a long traceback) becomes one line naming memory and DATA_LOADER.NUM_WORKERS. It also takes the lines the
 workers sent in a batch's "failures" field (broken and missing videos) out of the batch and
 logs each once, from the main process (`VideoDataset.say`).
 """
@@ -20,6 +22,18 @@ from video3d import errors
 
 _WORKER_MESSAGE = re.compile(r"\ACaught \w+ in DataLoader worker process \d+\.\nOriginal ")
 _VIDEO3D_ERROR_LINE = re.compile(r"^video3d\.errors\.(\w+): ", re.MULTILINE)
+_WORKER_KILLED = re.compile(r"DataLoader worker \(pids?(?:\(s\))? ([\d, ]+)\) (?:exited unexpectedly|is killed by signal: Killed)")
+
+
+def killed_worker_error(error: BaseException, workers: int) -> errors.DataError | None:
+    """One line for a DataLoader worker that died without raising (killed: most often by the
+    kernel's out-of-memory killer); None for any other error."""
+    found = _WORKER_KILLED.search(str(error)) if isinstance(error, RuntimeError) else None
+    if found is None:
+        return None
+    return errors.DataError(
+        f"a DataLoader worker (pid {found.group(1)}) was killed, most likely by the out-of-memory killer "
+        f"(memory ran out): lower DATA_LOADER.NUM_WORKERS (now {workers}), or TRAIN.BATCH_SIZE / the clip size")
 
 
 def original_worker_error(error: BaseException) -> errors.Video3DError | None:
@@ -62,9 +76,10 @@ def say_sent_lines(batch, dataset) -> None:
 
 
 class _UnwrappingIterator:
-    def __init__(self, iterator, dataset=None):
+    def __init__(self, iterator, dataset=None, workers: int = 0):
         self._iterator = iterator
         self._dataset = dataset
+        self._workers = workers
 
     def __iter__(self):
         return self
@@ -73,7 +88,7 @@ class _UnwrappingIterator:
         try:
             batch = next(self._iterator)
         except Exception as error:
-            original = original_worker_error(error)
+            original = original_worker_error(error) or killed_worker_error(error, self._workers)
             if original is None:
                 raise
             raise original from None
@@ -91,4 +106,4 @@ class UnwrappingDataLoader(DataLoader):
     """A DataLoader whose iteration raises a worker's video3d error as that error."""
 
     def __iter__(self):
-        return _UnwrappingIterator(super().__iter__(), self.dataset)
+        return _UnwrappingIterator(super().__iter__(), self.dataset, self.num_workers)
