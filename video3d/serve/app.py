@@ -109,18 +109,25 @@ class VideoServer:
         # to request: on Starlette's thread pool the RSS grew by ~660 MiB over 24 requests at
         # concurrency 8 (most likely one malloc arena per pool thread), here it stays flat.
         self.predict_thread = ThreadPoolExecutor(1, thread_name_prefix="predict")
-        self.jobs = JobStore(os.path.join(self.work_dir, "jobs"), model, settings.max_jobs, settings.job_ttl_s,
-                             settings.jobs_disk_bytes, on_end=lambda job: self.admission.leave(),
-                             gradcam=settings.gradcam)
+        try:
+            self.jobs = JobStore(os.path.join(self.work_dir, "jobs"), model, settings.max_jobs, settings.job_ttl_s,
+                                 settings.jobs_disk_bytes, on_end=lambda job: self.admission.leave(),
+                                 gradcam=settings.gradcam)
+        except Exception:  # refused at start-up (Grad-CAM of an exported file): leave nothing behind
+            self._remove_folders()
+            raise
 
     def close(self) -> None:
         """Stop the jobs, then remove the work folder's uploads and jobs (all of it when the
         server made it)."""
         self.jobs.close()
         self.predict_thread.shutdown(wait=True, cancel_futures=True)
+        self._remove_folders()
+
+    def _remove_folders(self) -> None:
         shutil.rmtree(self.work_dir if self._own_work_dir else self.uploads, ignore_errors=True)
         if not self._own_work_dir:
-            shutil.rmtree(self.jobs.root, ignore_errors=True)
+            shutil.rmtree(os.path.join(self.work_dir, "jobs"), ignore_errors=True)
 
     async def _upload(self, request: Request) -> SavedUpload:
         return await receive_upload(request.stream(), request.headers.get("content-type"),
