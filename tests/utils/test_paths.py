@@ -147,4 +147,32 @@ def test_a_server_that_never_answers_is_given_up_after_the_timeout(silent_server
     assert str(info.value) == f"cannot fetch {url}: no answer in 0.3 s (NETWORK_TIMEOUT / --timeout)"
     with pytest.raises(ConfigError, match="no answer in 0.3 s"):
         load_config(f"http://127.0.0.1:{silent_server}/run.yaml", [])
+    cfg = get_cfg()
+    cfg.DATA.PATH_TO_DATA_DIR = f"http://127.0.0.1:{silent_server}/lists"
+    with pytest.raises(DataError, match=f"cannot fetch http://127.0.0.1:{silent_server}/lists/train.csv: no answer"):
+        kinetics_records(cfg, "train")
     assert not list((tmp_path / "cache").rglob("*.pyth")) and not list((tmp_path / "cache").rglob(".tmp-*"))
+
+
+def test_fuse_scores_of_two_urls_that_differ_by_port_fuses_both_files(tmp_path, monkeypatch, capsys):
+    """Before: the second URL was served from the first one's cached copy (fused with itself)."""
+    from video3d.cli import fuse_scores
+
+    monkeypatch.setenv("FVCORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(paths, "_timeout", list(paths._timeout))  # --timeout sets it for the process
+    servers = []
+    for i, probs in enumerate(([0.9, 0.1], [0.2, 0.8])):
+        folder = tmp_path / f"served{i}"
+        folder.mkdir()
+        result = VideoResult(0, "a", 0, torch.tensor(probs), int(torch.tensor(probs).argmax()))
+        save_results(str(folder / "results.json"), results_to_dict([result], summarise([result], 1), 2))
+        servers.append(_serve(folder, []))
+    try:
+        urls = [f"http://127.0.0.1:{s.server_address[1]}/results.json" for s in servers]
+        assert fuse_scores.main([*urls, "--timeout", "5"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "top-1 100.00%" in lines[0] and "top-1 0.00%" in lines[1]
+    finally:
+        for httpd in servers:
+            httpd.shutdown()
+            httpd.server_close()
