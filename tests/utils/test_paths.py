@@ -176,3 +176,15 @@ def test_fuse_scores_of_two_urls_that_differ_by_port_fuses_both_files(tmp_path, 
         for httpd in servers:
             httpd.shutdown()
             httpd.server_close()
+
+
+def test_the_timeout_flag_applies_to_a_config_url_before_it_is_read(silent_server, tmp_path, monkeypatch, capsys):
+    from video3d.cli import predict
+
+    monkeypatch.setenv("FVCORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(paths, "_timeout", list(paths._timeout))
+    url = f"http://127.0.0.1:{silent_server}/run.yaml"
+    started = time.monotonic()
+    assert predict.main(["--cfg", url, "--checkpoint", "w.pyth", "--timeout", "0.3", "v.mp4"]) == 2
+    assert time.monotonic() - started < 10
+    assert capsys.readouterr().err == f"error: cannot fetch {url}: no answer in 0.3 s (NETWORK_TIMEOUT / --timeout)\n"
