@@ -21,14 +21,15 @@ def _into_full_disk(path, image, quality):
         handle.flush()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("tool", [extract_frames, extract_flow])
-def test_a_full_disk_stops_at_the_first_video_with_one_line(tool, tmp_path, put_video, monkeypatch, capsys):
+def test_a_full_disk_stops_at_the_first_video_with_one_line(tool, workers, tmp_path, put_video, monkeypatch, capsys):
     for name in ("a", "b", "c"):
         put_video(tmp_path / "src" / f"{name}.mp4")
     monkeypatch.setattr(tool, "write_jpeg", _into_full_disk)
     extra = ["--algo", "farneback"] if tool is extract_flow else []
     out = tmp_path / "out"
-    assert tool.main([str(tmp_path / "src"), str(out), "--workers", "1", "--no-progress", *extra]) == 2
+    assert tool.main([str(tmp_path / "src"), str(out), "--workers", workers, "--no-progress", *extra]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {out}: disk full") and "Traceback" not in err[0]
     # before: three failures recorded ("OSError: [Errno 28] ...") and the run went on
