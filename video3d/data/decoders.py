@@ -328,12 +328,16 @@ def _native_lines_dropped() -> Iterator[None]:
                 os.write(2, b"".join(kept))
 
 
+_QUARTER_TURN_FAILURE = "DECORDArrayCopyFromTo"  # decord 0.6.0's size check, failing on a turned frame
+
+
 class DecordSource(FrameSource):
     """Frames of a video file decoded with decord (optional dependency).
 
     decord 0.6.0 applies a half turn itself but fails on a quarter turn (a portrait phone
-    video: it turns the frame's shape, then copies the wrong byte count), so such a file is
-    decoded by PyAV, upright, through this same object."""
+    video: it turns the frame's shape, then copies the wrong byte count). When a read fails so
+    and the file's display matrix is a quarter turn, the file is decoded by PyAV, upright,
+    through this same object (found on the first failed read: nothing to pay on other files)."""
 
     def __init__(self, path: str, threads: int = 1):
         super().__init__(path)
@@ -343,10 +347,7 @@ class DecordSource(FrameSource):
             raise DecodeError(path, "DATA.DECODING_BACKEND decord needs the decord package") from error
         self._reader = None
         self._pyav: PyAVSource | None = None
-        if (display_turns(path) or 0) % 2:
-            self._pyav = PyAVSource(path, threads)
-            self._num_frames, self._fps = self._pyav.num_frames, self._pyav.fps
-            return
+        self._threads = threads
         try:
             with _native_lines_dropped():
                 self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
@@ -378,6 +379,9 @@ class DecordSource(FrameSource):
             with _native_lines_dropped():
                 batch = torch.from_numpy(self._reader.get_batch(request).asnumpy())
         except Exception as error:
+            if _QUARTER_TURN_FAILURE in str(error) and (display_turns(self.path) or 0) % 2:
+                self._pyav = PyAVSource(self.path, self._threads)
+                return self._pyav._read(wanted)
             raise DecodeError(self.path, f"decoding frames {wanted[0]}..{wanted[-1]} failed: {reason_of(error)}") from error
         if batch.shape[0] != len(request):
             raise DecodeError(self.path, f"decord returned {batch.shape[0]} of {len(request)} frames")
