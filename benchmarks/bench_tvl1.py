@@ -32,6 +32,8 @@ import torch
 
 from data_prep.decode import iter_frames
 from data_prep.extract_frames import parse_size
+from video3d.cli.base import command
+from video3d.errors import ConfigError, DecodeError
 from video3d.flow import TVL1, resolve_device
 from video3d.flow.quantize import quantize_flow
 
@@ -48,7 +50,7 @@ def read_gray_frames(path: str, count: int, size: tuple[int, int] | None) -> np.
         if len(frames) == count:
             break
     if len(frames) < 2:
-        raise SystemExit(f"error: {path}: {len(frames)} frame(s), need at least 2 for a flow pair")
+        raise DecodeError(path, f"{len(frames)} frame(s), need at least 2 for a flow pair")
     return np.stack(frames)
 
 
@@ -176,7 +178,9 @@ def peak_memory_per_pair(solver: TVL1, frames: torch.Tensor, indices: list[int])
     return max(peak - base, 0) / batch / 1024
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
+    """An undecodable --video or an unusable --device is one line on stderr, exit code 2."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", required=True, help="video file whose consecutive frames make the pairs")
     parser.add_argument("--pairs", type=int, default=16, help="frame pairs (default 16)")
@@ -195,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name in ("pairs", "batch", "repeats", "processes"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+            raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     try:
         device = resolve_device(args.device)
     except ValueError as error:
-        parser.error(str(error))
+        raise ConfigError(f"--device: {error}") from None
     cv2.setNumThreads(1)
     frames = read_gray_frames(args.video, args.pairs + 1, None if args.native else args.size)
     pairs, height, width = frames.shape[0] - 1, frames.shape[1], frames.shape[2]

@@ -1,7 +1,10 @@
 """Sequential full decodes with PyAV for the extraction and scanning tools.
 
 The data layer's `open_source` fetches chosen frame indices; extraction wants every frame in
-order, which one forward pass of the demuxer gives at the lowest cost. A file is treated as
+order, which one forward pass of the demuxer gives at the lowest cost. Both open files, read
+frame rates and word failures with the same primitives (`video3d.data.decoders`:
+`open_video_stream`, `stream_rate`, `reason_of`) and convert frames with
+`video3d.data.pyav_convert` and `video3d.data.rotation`. A file is treated as
 broken when it cannot be opened, a packet fails to decode, no frame comes out, or fewer
 frames come out than the header announces (a truncated download) beyond a small slack.
 """
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 
-import av
 import numpy as np
 
 from video3d.data.decoders import (
     ESTIMATE_SLACK,  # frames a header may over-announce (edit lists, a dropped last frame)
+    open_video_stream,
+    reason_of,
+    stream_rate,
 )
 from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.data.rotation import frame_turns, upright
@@ -35,28 +39,16 @@ class VideoInfo:
     decoded_frames: int = 0
 
 
-def reason_of(error: BaseException) -> str:
-    """An exception as a failure-log reason: `Type: message`."""
-    return f"{type(error).__name__}: {error}"
-
-
 def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | None = None,
                 pixel_format: str = "bgr24") -> Iterator[np.ndarray]:
     """Every frame of `path` in order as uint8 [H, W, 3] (`bgr24` for OpenCV), upright (a
     display matrix applied), resampled to `target_fps` when given (nearest frame in time).
     Raises DecodeError(path, reason)."""
     info = info if info is not None else VideoInfo()
-    try:
-        container = av.open(path)
-    except Exception as error:  # av.error.* for missing, empty or garbage files
-        raise DecodeError(path, reason_of(error)) from error
+    container, stream = open_video_stream(path)
     with container:
-        if not container.streams.video:
-            raise DecodeError(path, "no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "SLICE"
-        rate = stream.average_rate or stream.guessed_rate
-        info.fps = float(Fraction(rate)) if rate else 0.0
+        rate = stream_rate(stream)
+        info.fps = float(rate) if rate else 0.0
         info.announced_frames = max(int(stream.frames), 0)
         info.width, info.height = stream.codec_context.width, stream.codec_context.height
         if target_fps is not None and info.fps <= 0:
@@ -77,7 +69,8 @@ def iter_frames(path: str, info: VideoInfo | None = None, target_fps: float | No
         except DecodeError:
             raise
         except Exception as error:  # corrupt packets: av.error.InvalidDataError and friends
-            raise DecodeError(path, f"decoding failed after frame {info.decoded_frames}: {reason_of(error)}") from error
+            raise DecodeError(path, f"damaged or cut after frame {info.decoded_frames}, decoding failed: "
+                                    f"{reason_of(error)}") from error
     check_complete(path, info)
 
 

@@ -36,7 +36,10 @@ def _from_folder(folder: str) -> list[VideoTask]:
     tasks = []
     for directory, subdirs, files in os.walk(folder):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(files):
+        # A directory named like a video is listed too: it fails like any unreadable video
+        # ("a directory, not a video file" in failures.jsonl) instead of vanishing unsaid.
+        named_like_videos = [d for d in subdirs if d.lower().endswith(VIDEO_EXTENSIONS)]
+        for name in sorted(files + named_like_videos):
             if name.lower().endswith(VIDEO_EXTENSIONS) and not name.startswith("."):
                 path = os.path.join(directory, name)
                 tasks.append(VideoTask(path, _video_id(os.path.relpath(path, folder), folder)))

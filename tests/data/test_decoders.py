@@ -110,6 +110,24 @@ def test_unopenable_files_raise_decode_error_with_path(video_dir, backend, name)
     assert info.value.path == path and info.value.reason
 
 
+@pytest.mark.parametrize(("name", "plain"), [
+    ("empty.mp4", "empty file (0 bytes) (InvalidDataError: "),
+    ("not_a_video.mp4", "not a video: FFmpeg recognises no video format in it (InvalidDataError: "),
+    ("truncated.mp4", "truncated or damaged video: it starts like a video file but FFmpeg cannot read it ("),
+    ("missing.mp4", "no such file (FileNotFoundError: "),
+])
+def test_pyav_says_in_plain_words_what_is_wrong_then_ffmpegs_text(video_dir, name, plain):
+    with pytest.raises(DecodeError) as info:
+        PyAVSource(os.path.join(video_dir, name))
+    assert info.value.reason.startswith(plain) and "Errno" in info.value.reason
+
+
+def test_a_directory_named_like_a_video_is_said_to_be_one(tmp_path):
+    (tmp_path / "clip.mp4").mkdir()
+    with pytest.raises(DecodeError, match="a directory, not a video file \\(IsADirectoryError"):
+        PyAVSource(str(tmp_path / "clip.mp4"))
+
+
 @pytest.mark.parametrize("backend", ["pyav", "decord"])
 def test_truncated_faststart_file_fails_beyond_the_cut(video_dir, backend):
     """The header survives and promises 120 frames; the data stops part-way."""

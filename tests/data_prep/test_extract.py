@@ -132,12 +132,19 @@ def test_broken_videos_are_recorded_and_the_run_goes_on(tmp_path, put_video, vid
     put_video(tmp_path / "src" / "garbage.mp4", b"not a video" * 50)
     put_video(tmp_path / "src" / "truncated.mp4", video_bytes[: len(video_bytes) // 2])
     put_video(tmp_path / "src" / "empty.mp4", b"")
+    (tmp_path / "src" / "a_directory.mp4").mkdir()  # named like a video: logged, not skipped unsaid
     out = tmp_path / "out"
     assert extract_flow.main([str(tmp_path / "src"), str(out), "--algo", "dis", "--workers", "1",
                               "--no-progress"]) == 1
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
-    assert sorted(f["video_id"] for f in failures) == ["empty", "garbage", "truncated"]
+    reasons = {f["video_id"]: f["reason"] for f in failures}
+    assert sorted(reasons) == ["a_directory", "empty", "garbage", "truncated"]
     assert all(f["path"].startswith(str(tmp_path / "src")) and f["reason"] for f in failures)
+    # Plain words first, FFmpeg's own text after (all four are InvalidDataError or errno to PyAV).
+    assert reasons["a_directory"].startswith("a directory, not a video file (IsADirectoryError: ")
+    assert reasons["empty"].startswith("empty file (0 bytes) (InvalidDataError: ")
+    assert reasons["garbage"].startswith("not a video: FFmpeg recognises no video format in it (InvalidDataError: ")
+    assert reasons["truncated"].startswith("truncated or damaged video: ")
     assert _names(out) == [".lock", "failures.jsonl", "good", "manifest.json"]
     assert "1 videos written" in capsys.readouterr().out
 
