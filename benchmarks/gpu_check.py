@@ -18,6 +18,11 @@ Checks (each pass / fail / skip with a reason):
   train_clips_s       training clips/s of iresnet3d_50 (8x224, AMP bf16 on GPU) on synthetic tensors
                       and through the real loader on SynthMotion, against PyTorchVideo's
                       slow_r50-shaped create_resnet on the same tensors (the ratio is printed)
+  loader_feed         iresnet3d_50 8x224 training clips/s fed by the real loader from the
+                      bench_data_scale corpus (568x320 H.264, 8x8 clips), against synthetic tensors
+                      (the ratio shows how starved the GPU is): PyAV on --workers CPU workers, and
+                      torchcodec decoding on the GPU (NVDEC, DATA.DECODE_DEVICE cuda, no workers;
+                      skipped where torchcodec or FFmpeg's libraries are missing)
 
 Prints one table and one `gpu_check:` JSON line; exit 1 if any check failed, 0 otherwise.
 Without a CUDA device (and no --dry-run) it prints one line and exits 0.
@@ -322,6 +327,47 @@ def check_train_clips_s(ctx: Context) -> str:
             f"(ours / peer {synthetic / peer_rate:.2f}x)")
 
 
+def check_loader_feed(ctx: Context) -> str:
+    from bench_data_scale import make_list, make_videos, train_cfg
+
+    from video3d.data import build_loader, set_loader_epoch
+    from video3d.data.torchcodec_source import video_decoder_class
+    from video3d.errors import ConfigError
+
+    root = os.path.join(ctx.work_dir, "rehearsal")
+    size = (170, 96) if ctx.dry else (568, 320)
+    videos = make_videos(os.path.join(root, "videos"), 4 if ctx.dry else 16, 2.0 if ctx.dry else 10.0, *size, seed=0)
+    list_dir = make_list(root, "gpu_feed", videos, ctx.batch * (ctx.steps + 2))
+    autocast = not ctx.dry
+    model = ctx.model()
+    clip, labels = ctx.clips()
+    synthetic = _clips_per_second(model, lambda: (clip, labels), ctx.steps, ctx, autocast)
+    feeds = {"pyav on the CPU": ("pyav", "cpu", ctx.workers),
+             "torchcodec on the GPU": ("torchcodec", "cpu" if ctx.dry else "cuda", 0)}
+    parts = [f"iresnet3d_50 {ctx.frames}x{ctx.size}: synthetic {synthetic:.1f} clips/s"]
+    for name, (backend, device, workers) in feeds.items():
+        if backend == "torchcodec":
+            try:
+                video_decoder_class()
+            except ConfigError as error:
+                parts.append(f"{name}: skipped ({str(error).split(':')[0]})")
+                continue
+        cfg = train_cfg(list_dir, "", (ctx.frames, 8), ctx.batch, workers, backend, crop=ctx.size,
+                        jitter=(ctx.size, ctx.size * 5 // 4))
+        cfg.DATA.DECODE_DEVICE = device
+        loader = build_loader(cfg, "train", True)
+        set_loader_epoch(loader, 0)
+        batches = iter(loader)
+
+        def next_batch(batches=batches) -> tuple[torch.Tensor, torch.Tensor]:
+            batch = next(batches)
+            return batch["video"].to(ctx.device, non_blocking=True), batch["label"].to(ctx.device)
+
+        rate = _clips_per_second(model, next_batch, min(ctx.steps, len(loader) - 1), ctx, autocast)
+        parts.append(f"{name} ({workers} workers): {rate:.1f} clips/s ({rate / synthetic:.2f} of synthetic)")
+    return "; ".join(parts)
+
+
 CHECKS: list[tuple[str, Callable[[Context], str]]] = [
     ("amp_bf16", check_amp_bf16),
     ("amp_fp16_scaler", check_amp_fp16_scaler),
@@ -331,6 +377,7 @@ CHECKS: list[tuple[str, Callable[[Context], str]]] = [
     ("test_normalisation", check_test_normalisation),
     ("tvl1_cuda", check_tvl1),
     ("train_clips_s", check_train_clips_s),
+    ("loader_feed", check_loader_feed),
 ]
 
 

@@ -43,6 +43,14 @@ def test_dry_run_of_cheap_checks_passes_and_prints_table_and_json(gpu_check, cap
     assert json.loads(out_file.read_text())["dry_run"] is True
 
 
+def test_dry_run_of_the_loader_feed_check_runs_both_decoders(gpu_check, capsys, tmp_path):
+    torch.set_num_threads(1)
+    assert gpu_check.main(["--dry-run", "--checks", "loader_feed", "--work-dir", str(tmp_path)]) == 0
+    row, = _summary(capsys.readouterr().out)["checks"]
+    assert row["status"] == "pass" and "synthetic" in row["detail"] and "pyav on the CPU (1 workers)" in row["detail"]
+    assert "torchcodec on the GPU" in row["detail"]  # measured, or skipped naming what to install
+
+
 def test_a_failing_check_makes_the_exit_code_non_zero(gpu_check, capsys, monkeypatch):
     def broken(ctx):
         raise AssertionError("logits differ by 1.0e+00")
