@@ -13,8 +13,10 @@ import torch
 
 from video3d.config import load_config
 from video3d.engine import checkpoint as ckpt
+from video3d.engine.hooks import PlotHook, default_hooks
 from video3d.engine.initial_weights import inflate_method
-from video3d.engine.optim import build_optimizer
+from video3d.engine.optim import build_optimizer, config_param_group_names
+from video3d.engine.optimizer_state import legacy_group_names
 from video3d.engine.trainer import Trainer
 from video3d.models import build_model, load_pretrained
 
@@ -140,3 +142,38 @@ def test_allow_partial_skips_tensors_of_another_shape_with_a_count(tmp_path, cap
     assert len(warnings) == 1
     assert "leave 1 of 4 backbone tensors unloaded (e.g. conv.weight); 1 of another shape skipped " \
            "(e.g. conv.weight [6, 3, 1, 3, 3] vs [6, 3, 3, 3, 3])" in warnings[0]
+
+
+def test_auto_resume_of_a_checkpoint_in_video3ds_earlier_group_layout_continues_exactly(tmp_path):
+    opts = ("MODEL.MODEL_NAME", "toy_bn", "SOLVER.ZERO_WD_1D_PARAM", "True", "TRAIN.EVAL_PERIOD", "0")
+    def without_plots(cfg):  # the curves take most of a toy run's time
+        return [hook for hook in default_hooks(cfg) if not isinstance(hook, PlotHook)]
+
+    cfg = toy_cfg(str(tmp_path), *opts)
+    straight = Trainer(cfg, toy_components(), hooks=without_plots(cfg))
+    straight.train()
+    folder = tmp_path / "checkpoints"
+    (folder / "checkpoint_epoch_00002.pyth").unlink()
+    first = folder / "checkpoint_epoch_00001.pyth"
+    state = ckpt.load_checkpoint(str(first))
+    # Rewrite its optimizer state as video3d wrote it before PySlowFast's groups: [>1-D, 1-D].
+    model = ckpt.unwrap_model(straight.model)
+    names = [name for name, _ in model.named_parameters()]
+    groups = state["optimizer_state"]["param_groups"]  # bn, decayed, zero
+    position = {name: i for i, name in enumerate(n for _, ns in config_param_group_names(model, straight.cfg)
+                                                  for n in ns)}
+    legacy = legacy_group_names(model, zero_wd_1d=True)
+    assert sorted(n for ns in legacy for n in ns) == sorted(names) and len(groups) == 3
+    entries = state["optimizer_state"]["state"]
+    flat = [name for ns in legacy for name in ns]
+    state["optimizer_state"] = {
+        "state": {i: entries[position[name]] for i, name in enumerate(flat) if position[name] in entries},
+        "param_groups": [{**groups[1], "params": list(range(len(legacy[0])))},
+                         {**groups[2], "params": list(range(len(legacy[0]), len(flat)))}]}
+    ckpt.save_checkpoint(str(first), state)
+    resumed = Trainer(cfg, toy_components(), hooks=without_plots(cfg))
+    assert resumed.state.start_epoch == 1
+    resumed.train()
+    for (name, mine), theirs in zip(ckpt.unwrap_model(resumed.model).state_dict().items(),
+                                    model.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs), name

@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+from fvcore.common.config import CfgNode
+
+from video3d.engine.optim import config_param_group_names
 
 # A group option each optimizer always saves: a saved group without it came from another optimizer.
 _OPTIMIZER_MARKS = ("momentum", "betas")
@@ -55,3 +58,58 @@ def remap_optimizer_state(saved: Mapping, source_order: Sequence[str], groups: l
             state[position[name]] = dict(entry)
         new_groups.append({**saved_group, "params": [position[name] for name in names]})
     return {"state": state, "param_groups": new_groups}
+
+
+def legacy_group_names(model: torch.nn.Module, zero_wd_1d: bool) -> list[list[str]]:
+    """video3d's parameter groups in checkpoints written before it took PySlowFast's rule
+    (2026-12-05): parameters of more than one dimension, then (with SOLVER.ZERO_WD_1D_PARAM) the
+    1-D ones, each in `model.parameters()` order."""
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if not zero_wd_1d:
+        return [[name for name, _ in named]]
+    return [[name for name, p in named if p.ndim > 1], [name for name, p in named if p.ndim <= 1]]
+
+
+def regroup_optimizer_state(saved: Mapping, saved_names: list[list[str]], optimizer: torch.optim.Optimizer,
+                            groups: list[tuple[float, list[str]]], params: Mapping[str, torch.Tensor]) -> dict | str:
+    """`saved`, whose groups hold the parameters `saved_names`, regrouped into this run's
+    `groups` (by name; this run's group options), or a phrase saying why it does not fit."""
+    saved_groups = saved.get("param_groups") if isinstance(saved, Mapping) else None
+    if not saved_groups or [len(g.get("params", [])) for g in saved_groups] != [len(n) for n in saved_names]:
+        return "its parameter groups are not video3d's earlier layout either"
+    saved_state = saved.get("state", {})
+    entry_of = {name: saved_state.get(i) for group, names in zip(saved_groups, saved_names, strict=True)
+                for i, name in zip(group["params"], names, strict=True)}
+    if set(entry_of) != {name for _, names in groups for name in names}:
+        return "the saved parameters are not this model's"
+    state: dict[int, dict] = {}
+    position = 0
+    for _, names in groups:
+        for name in names:
+            entry = entry_of[name]
+            if entry is not None:
+                for key, value in entry.items():
+                    if isinstance(value, torch.Tensor) and value.ndim and value.shape != params[name].shape:
+                        return f"{name}: saved {key} of shape {list(value.shape)}, the parameter is {list(params[name].shape)}"
+                state[position] = dict(entry)
+            position += 1
+    current = optimizer.state_dict()["param_groups"]
+    return {"state": state, "param_groups": [dict(group) for group in current]}
+
+
+def load_resume_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.Module, cfg: CfgNode,
+                                saved: Mapping) -> None:
+    """Auto-resume: `optimizer.load_state_dict(saved)`; a checkpoint of video3d's earlier group
+    layout (`legacy_group_names`) is regrouped by name, so a run started before the change
+    continues exactly. Raises the load's ValueError when neither fits."""
+    try:
+        optimizer.load_state_dict(saved)
+        return
+    except ValueError as err:
+        first = err
+    named = dict(model.named_parameters())
+    regrouped = regroup_optimizer_state(saved, legacy_group_names(model, cfg.SOLVER.ZERO_WD_1D_PARAM), optimizer,
+                                        config_param_group_names(model, cfg), named)
+    if isinstance(regrouped, str):
+        raise first
+    optimizer.load_state_dict(regrouped)

@@ -37,6 +37,7 @@ from video3d.engine.initial_weights import load_initial_weights
 from video3d.engine.losses import soft_target_cross_entropy, training_targets
 from video3d.engine.meters import all_reduce_sum, step_scalars, topk_correct
 from video3d.engine.optim import build_optimizer
+from video3d.engine.optimizer_state import load_resume_optimizer_state
 from video3d.engine.state import TrainState
 from video3d.errors import Video3DError
 from video3d.models.sub_batchnorm import use_sub_batch_norm
@@ -326,7 +327,7 @@ class Trainer:
         ckpt.check_resumable(state, path)
         try:
             self.model.load_state_dict(ckpt.model_state_dict(state, path))
-            self.optimizer.load_state_dict(state["optimizer_state"])
+            load_resume_optimizer_state(self.optimizer, self.model, self.cfg, state["optimizer_state"])
         except (RuntimeError, ValueError, KeyError) as err:
             reason = " ".join(str(err).split())[:300]
             raise ckpt.CheckpointError(f"auto-resume found {path}, which does not fit this model and config "
