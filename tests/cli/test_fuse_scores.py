@@ -120,3 +120,13 @@ def test_same_classes_in_another_order_are_reordered_not_refused(tmp_path, capsy
     flow = named(tmp_path / "flow.json", ["z", "y", "x"], [("a", 2, [0.0, 0.1, 0.9])])
     assert fuse_scores.main([rgb, flow]) == 0
     assert "fused (weights 1, 1): top-1 100.00%" in capsys.readouterr().out
+
+
+def test_an_out_file_that_cannot_be_written_comes_after_the_metrics_in_one_line(two_streams, tmp_path, capsys):
+    rgb, flow = two_streams
+    (tmp_path / "a file").write_text("x")
+    out = tmp_path / "a file" / "fused.json"  # its folder is a file
+    assert fuse_scores.main([rgb, flow, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1].startswith("fused (weights 1, 1): top-1")  # the result first
+    assert captured.err == f"error: cannot write {out}: part of its folder path is a file, not a folder\n"

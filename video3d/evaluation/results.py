@@ -32,7 +32,7 @@ import torch
 
 from video3d.errors import DataError
 from video3d.evaluation.metrics import compute_metrics
-from video3d.utils.io import atomic_write_text
+from video3d.utils.io import atomic_write_text, write_failure
 from video3d.utils.logging import get_logger
 from video3d.utils.paths import is_file, is_local, local_copy, open_for_writing
 
@@ -119,10 +119,14 @@ def results_to_dict(
 
 
 def save_results(path: str, document: Mapping) -> None:
-    """Write a results document atomically (compact: a Kinetics run holds 20k x 400 scores)."""
+    """Write a results document atomically (compact: a Kinetics run holds 20k x 400 scores); a
+    write that fails is a `DataError` naming the file."""
     text = json.dumps(document, separators=(",", ":")) + "\n"
     if is_local(path):
-        atomic_write_text(path, text)
+        try:
+            atomic_write_text(path, text)
+        except OSError as error:  # a full disk, a folder that cannot be written: nothing is left
+            raise DataError(write_failure(path, error)) from None
     else:
         with open_for_writing(path) as handle:
             handle.write(text)

@@ -51,5 +51,8 @@ def is_disk_full(error: BaseException) -> bool:
 def write_failure(path: str, error: OSError) -> str:
     """One line for a write that failed: the path and the reason ("No space left on device",
     "Permission denied"), never a traceback."""
-    reason = error.strerror or str(error) or type(error).__name__
+    if isinstance(error, FileExistsError | NotADirectoryError):  # makedirs / open under a file
+        reason = "part of its folder path is a file, not a folder"
+    else:
+        reason = error.strerror or str(error) or type(error).__name__
     return f"cannot write {path}: {reason}"
