@@ -59,3 +59,20 @@ def test_a_log_file_that_cannot_be_written_is_said_once(tmp_path, quiet_logging,
     assert captured.out.count("line") == 2  # the console keeps logging
     assert captured.err == (f"warning: cannot write {tmp_path / 'stdout.log'}: No space left on device; "
                             "the log goes to the console only\n")  # before: a traceback per line
+
+
+def test_json_stats_log_on_a_full_disk_is_one_line_after_the_stats_line(tmp_path, quiet_logging, monkeypatch, capsys):
+    from video3d.utils import logging as video3d_logging
+
+    setup_logging(None)
+    real_open = open
+
+    def full_disk_open(path, *args, **kwargs):
+        if str(path).endswith("json_stats.log"):
+            return real_open("/dev/full", "a")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", full_disk_open)
+    with pytest.raises(DataError, match=f"^cannot write {tmp_path / 'json_stats.log'}: No space left on device$"):
+        video3d_logging.log_json_stats({"_type": "train_epoch", "epoch": "1/2", "loss": 0.5}, str(tmp_path))
+    assert '"_type": "train_epoch"' in capsys.readouterr().out

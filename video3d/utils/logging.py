@@ -8,6 +8,9 @@ import os
 import sys
 from collections.abc import Mapping
 
+from video3d.errors import DataError
+from video3d.utils.io import write_failure
+
 _FORMAT = "[%(asctime)s][%(levelname)s] %(name)s: %(message)s"
 _DATEFMT = "%m/%d %H:%M:%S"
 _ROOT = "video3d"
@@ -78,6 +81,10 @@ def log_json_stats(stats: Mapping, output_dir: str | None = None) -> str:
     line = format_json_stats(stats)
     get_logger("video3d.stats").info(line)
     if output_dir and str(stats.get("_type", "")).endswith("epoch"):
-        with open(os.path.join(output_dir, "json_stats.log"), "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        path = os.path.join(output_dir, "json_stats.log")
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as error:  # a full disk: the line is on the console already; one line, no traceback
+            raise DataError(write_failure(path, error)) from None
     return line
