@@ -14,7 +14,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.choices import Choices
-from video3d.config import multigrid
+from video3d.config.multigrid import MultigridSchedule
 
 
 def lr_scale(batch_size: int, base_batch_size: int) -> float:
@@ -105,16 +105,19 @@ def describe_lr(cfg: CfgNode) -> str:
     return f"effective base LR {lr:.6g} = SOLVER.BASE_LR (SOLVER.LR_SCALING none)"
 
 
-def lr_at_epoch(cfg: CfgNode, epoch: float) -> float:
-    """The config's LR at fractional `epoch`; every SOLVER LR times `config_lr_scale`."""
-    scale = config_lr_scale(cfg) * multigrid.cosine_lr_factor(cfg, epoch)
+def lr_at_epoch(cfg: CfgNode, epoch: float, schedule: MultigridSchedule | None = None) -> float:
+    """The run's LR at fractional `epoch`, the one place it is computed: the solver of
+    `schedule` (built from `cfg` when not given; multigrid's rescaled steps and epoch count),
+    every SOLVER LR times `config_lr_scale` and the schedule's factor at that epoch."""
+    schedule = schedule or MultigridSchedule.from_cfg(cfg)
+    scale = config_lr_scale(cfg) * schedule.lr_factor(epoch)
     return learning_rate(
         epoch,
         policy=cfg.SOLVER.LR_POLICY,
         base_lr=cfg.SOLVER.BASE_LR * scale,
-        max_epoch=cfg.SOLVER.MAX_EPOCH,
-        steps=cfg.SOLVER.STEPS,
-        lrs=cfg.SOLVER.LRS,
+        max_epoch=schedule.max_epoch,
+        steps=list(schedule.steps),
+        lrs=list(schedule.lrs),
         cosine_end_lr=cfg.SOLVER.COSINE_END_LR * scale,
         warmup_epochs=cfg.SOLVER.WARMUP_EPOCHS,
         warmup_start_lr=cfg.SOLVER.WARMUP_START_LR * scale,
