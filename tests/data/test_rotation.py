@@ -1,7 +1,9 @@
 """Rotation metadata (a display matrix, as phones write it) is applied as players apply it:
 PyAV and decord sources, the extraction decode, the demo's stream and its annotated video all
 come out upright. The rotated files are the real carphone clip remuxed (same bitstream) with a
-display matrix, so the upright frames must equal the plain file's frames turned, exactly."""
+display matrix, so the upright frames must equal the plain file's frames turned, exactly.
+Also here: a video source (RTSP, a video URL) that accepts and never answers is given up after
+the timeout, in one line naming the URL."""
 
 import socket
 import time
@@ -133,3 +135,15 @@ def test_the_demo_gives_up_a_silent_rtsp_source_in_one_line(silent_port, checkpo
                       url, *TINY]) == 2
     assert capsys.readouterr().err == f"error: {url}: no answer in 0.5 s (NETWORK_TIMEOUT / --timeout)\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_video_url_whose_server_never_answers_is_given_up_after_the_timeout(silent_port, monkeypatch):
+    from video3d.utils import paths
+
+    monkeypatch.setattr(paths, "_timeout", [0.5])
+    url = f"http://127.0.0.1:{silent_port}/clip.mp4"
+    started = time.monotonic()
+    with pytest.raises(DecodeError) as info:
+        PyAVSource(url)  # predict / test of a list of video URLs; before: no timeout
+    assert time.monotonic() - started < 5
+    assert str(info.value) == f"{url}: no answer in 0.5 s (NETWORK_TIMEOUT / --timeout)"

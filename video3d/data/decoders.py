@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from fractions import Fraction
@@ -33,6 +34,7 @@ from video3d.data.frame_source import FrameSource
 from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.data.rotation import frame_turns, upright, upright_size
 from video3d.errors import DecodeError
+from video3d.utils.paths import network_timeout
 
 ESTIMATE_SLACK = 2  # frames a duration-based frame count may overshoot the decodable ones
 
@@ -86,9 +88,13 @@ def open_video_stream(path: str, threads: int | None = None):
     opened or holds no video stream."""
     import av
 
+    remote = "://" in path  # a video URL: a silent server is given up after NETWORK_TIMEOUT
+    started = time.monotonic()
     try:
-        container = av.open(path)
+        container = av.open(path, timeout=network_timeout() if remote else None)
     except Exception as error:  # av.error.* for missing, empty or garbage files, directories
+        if remote and time.monotonic() - started >= network_timeout():
+            raise DecodeError(path, f"no answer in {network_timeout():g} s (NETWORK_TIMEOUT / --timeout)") from None
         raise DecodeError(path, reason_of(error, path)) from error
     if not container.streams.video:
         container.close()
