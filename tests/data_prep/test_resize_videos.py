@@ -123,22 +123,31 @@ def test_other_settings_into_the_same_folder_are_refused_in_one_line(tmp_path, p
     assert "short_side" in capsys.readouterr().err
 
 
-def test_a_full_disk_stops_at_once_with_one_line_naming_the_output_folder(tmp_path, put_video, monkeypatch, capsys):
-    for name in "abc":
+CALLS = []
+
+
+def _into_full_disk(path, out_path, options):
+    """resize_video writing into /dev/full: the kernel's ENOSPC, through PyAV's writer."""
+    CALLS.append(path)
+    return resize_video(path, "/dev/full", options)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_disk_stops_at_once_with_one_line_naming_the_output_folder(tmp_path, put_video, monkeypatch, capsys,
+                                                                         workers):
+    for name in "abcdef":
         put_video(tmp_path / "src" / f"{name}.mp4")
-    calls = []
-
-    def into_full_disk(path, out_path, options):
-        calls.append(path)
-        return resize_video(path, "/dev/full", options)  # the kernel's ENOSPC, through PyAV's writer
-
-    monkeypatch.setattr(resize_videos, "resize_video", into_full_disk)
+    CALLS.clear()
+    monkeypatch.setattr(resize_videos, "resize_video", _into_full_disk)
     out = tmp_path / "out"
-    assert _run(tmp_path / "src", out, "--short-side", "32") == 2
+    code = resize_videos.main([str(tmp_path / "src"), str(out), "--short-side", "32", "--workers", str(workers),
+                               "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and str(out) in err[0] and "disk full" in err[0]
-    assert len(calls) == 1 and not (out / PARTIAL_DIR).exists()
-    assert (out / "failures.jsonl").read_text() == ""
+    assert code == 2 and len(err) == 1 and str(out) in err[0] and "disk full" in err[0]
+    assert not (out / PARTIAL_DIR).exists() and not list(out.rglob("*.mp4"))
+    assert (out / "failures.jsonl").read_text() == ""  # not one failure per video
+    if workers == 1:
+        assert len(CALLS) == 1  # (pool workers count in their own copies)
 
 
 def test_disk_full_is_recognised_through_pyav(tmp_path, put_video):
