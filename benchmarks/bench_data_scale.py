@@ -53,6 +53,7 @@ from data_prep.resize_videos import EncodeOptions, resize_video
 from video3d.config import get_cfg
 from video3d.data import build_loader, datasets, set_loader_epoch
 from video3d.data.datasets import build_dataset, sample_generator
+from video3d.data.lists import RecordTable, kinetics_records
 from video3d.data.multiview import multiview_dataset
 from video3d.data.pyav_convert import frame_to_ndarray
 from video3d.data.sources import DECODERS, open_source
@@ -322,6 +323,26 @@ def measure_memory(big_list_dir: str, links: str, args) -> dict:
             "main_rss_growth_mb": round(end[0][0] - start[0][0], 1)}
 
 
+def record_reads_uss_mb(big_list_dir: str, links: str, storage) -> float:
+    """USS growth of a forked child that reads every record of the big list once, as the
+    loader's workers do over an epoch: the copy-on-read of the record storage, alone."""
+    cfg = train_cfg(big_list_dir, links, (2, 2), 1, 0)
+    records = storage(kinetics_records(cfg, "train"))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: read, measure, report, leave without cleanup
+        os.close(read_end)
+        before = memory_mb(os.getpid())[1]
+        total = sum(len(records[i].path) for i in range(len(records)))
+        os.write(write_end, json.dumps([memory_mb(os.getpid())[1] - before, total]).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as handle:
+        growth, _ = json.loads(handle.read())
+    os.waitpid(pid, 0)
+    return growth
+
+
 def available_decoders(names: list[str], probe: str) -> list[str]:
     usable = []
     for name in names:
@@ -461,10 +482,14 @@ def measure_part_d(result: dict, root: str, videos: list[str], args, keyframes: 
 
 def measure_part_e(result: dict, big: str, root: str, args) -> None:
     memory = measure_memory(big, os.path.join(root, "links"), args)
+    links = os.path.join(root, "links")
+    memory["record_reads_uss_mb"] = {name: round(record_reads_uss_mb(big, links, storage), 1)
+                                     for name, storage in (("RecordTable", RecordTable), ("list", list))}
     result.update(memory)
     print(f"e. memory after {memory['batches']} batches, {memory['workers']} workers: RSS main "
           f"{memory['rss_mb']['main']} MB, workers {memory['rss_mb']['workers']} MB; growth since batch {memory['growth_from_batch']}: "
-          f"RSS {memory['rss_growth_mb']} MB, USS {memory['uss_growth_mb']} MB (largest worker)", flush=True)
+          f"RSS {memory['rss_growth_mb']} MB, USS {memory['uss_growth_mb']} MB (largest worker); a worker reading all "
+          f"{args.list_size} records once: USS +{memory['record_reads_uss_mb']} MB", flush=True)
 
 
 def measure_part_f(result: dict, root: str, videos: list[str], args) -> None:
