@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 
 import pytest
 
@@ -15,8 +16,10 @@ PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 def bench():
     spec = importlib.util.spec_from_file_location("bench_data_scale", PATH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_data_scale"] = module  # its pool pickles functions by module name
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop("bench_data_scale", None)
 
 
 def test_the_floor_decodes_from_the_keyframe_before_each_needed_frame(bench, tmp_path, monkeypatch):
