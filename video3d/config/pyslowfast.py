@@ -93,7 +93,7 @@ HINTS: dict[str, str] = {
     "TEST.CHECKPOINT_TYPE": "caffe2 .pkl files are not read; convert PyTorch files with tools/convert_weights.py",
     "DATA.INV_UNIFORM_SAMPLE": "video3d samples scales uniformly in DATA.TRAIN_JITTER_SCALES",
     "DATA.REVERSE_INPUT_CHANNEL": "video3d decodes RGB frames",
-    "DATA.DECODING_BACKEND": "video3d's decoders: pyav or decord",
+    "DATA.DECODING_BACKEND": "video3d's decoders: pyav, decord or torchcodec",
     "TRAIN.AMP_DTYPE": "video3d's TRAIN.MIXED_PRECISION takes the dtype: auto, fp32, bf16 or fp16",
     "MODEL.LOSS_FUNC": "video3d trains with cross-entropy (soft targets under MIXUP)",
     "MODEL.HEAD_ACT": "only softmax is supported: video3d trains single-label classifiers and averages "
