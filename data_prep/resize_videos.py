@@ -32,11 +32,12 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from data_prep.decode import VideoInfo, check_complete, reason_of
+from data_prep.decode import VideoInfo, check_complete
 from data_prep.extract_frames import positive_float
 from data_prep.inputs import collect_videos
 from data_prep.pool import report, run_videos
 from data_prep.shards import add_shard_args, resolve_shard
+from video3d.data.decoders import open_video_stream, reason_of, stream_rate
 from video3d.data.rotation import frame_turns, upright, upright_size
 from video3d.errors import DecodeError
 from video3d.flow.frames import output_size, source_index
@@ -151,29 +152,17 @@ def _decoded(packet, path: str, info: VideoInfo) -> list:
         raise DecodeError(path, f"decoding failed after frame {info.decoded_frames}: {reason_of(error)}") from error
 
 
-def _open_source(path: str):
-    try:
-        container = av.open(path)
-    except Exception as error:  # missing, empty or garbage files
-        raise DecodeError(path, reason_of(error)) from error
-    if not container.streams.video:
-        container.close()
-        raise DecodeError(path, "no video stream")
-    return container
-
-
 def resize_video(path: str, out_path: str, options: EncodeOptions) -> int:
     """Re-encode `path` into `out_path` (mp4) as `options` say; returns the frames written.
     A fault of the source raises DecodeError; a write error (a full disk) its own OSError."""
     info = VideoInfo()
-    with _open_source(path) as container:
-        video = container.streams.video[0]
-        video.thread_type, video.thread_count = "SLICE", 1
-        source_rate = Fraction(video.average_rate or video.guessed_rate or 0)
+    container, video = open_video_stream(path, threads=1)  # one thread: the pool runs a video per core
+    with container:
+        source_rate = stream_rate(video)
+        if source_rate is None:
+            raise DecodeError(path, "the video stream has no frame rate")
         info.fps = float(source_rate)
         info.announced_frames = max(int(video.frames), 0)
-        if info.fps <= 0:
-            raise DecodeError(path, "the video stream has no frame rate")
         audio_in = container.streams.audio[0] if options.keep_audio and container.streams.audio else None
         if options.fps is None:
             rate, time_base = source_rate, Fraction(video.time_base)
