@@ -59,11 +59,21 @@ def test_a_ten_minute_timeline_has_rows_and_colours_the_classes_that_cover_most_
     probs = rng.dirichlet(np.ones(8), 1200) * 0.3
     probs[np.arange(1200), labels] += 0.7
     segments = merge_segments(starts, starts + 1, labels, probs[np.arange(1200), labels])
-    shown = shown_classes(segments, probs, 5)
+    shown = shown_classes(segments, probs, 5)  # the top five by time covered
     totals = {k: sum(s.duration for s in segments if s.class_index == k) for k in range(8)}
     assert shown == sorted(totals, key=lambda k: -totals[k])[:5]
     path = tmp_path / "timeline.png"
     assert plot_timeline(starts + 0.5, probs, [f"c{k}" for k in range(8)], str(path), segments,
-                         duration=600.5) == shown
+                         duration=600.5, count=5) == shown
     width, height = Image.open(path).size
     assert width == 1100 and height == pytest.approx(100 * (0.6 + 1.55 * 5), abs=2)  # five 2-minute rows
+
+
+def test_grad_cam_video_panels_carry_their_title_and_frame_number():
+    from video3d.visualize.explain import labelled
+
+    frames = np.full((2, 192, 192, 3), 200, np.uint8)
+    out = labelled(frames, "Out1 grow 0.83", [12, 14])
+    changed = (out != frames).any(axis=-1)
+    assert changed[:, :40, :100].any(axis=(1, 2)).all() and not changed[:, 100:, :].any()
+    assert (out[0] != out[1]).any()  # "frame 12" and "frame 14" differ

@@ -1,10 +1,12 @@
 """timeline.png: what the model saw over the video's time, readable at any length.
 
 Each row holds a colour band of the merged segments (`video3d.inference.segments`) over the
-score of the top classes per window, with a time axis in m:ss. Only the classes that cover
-the most time get a colour and a legend entry; the rest are drawn grey as "other". Past a few
-minutes the time line wraps over several rows of a fixed, round length (1, 2, 5, 10 ...
-minutes), so a 10-minute video is five 2-minute rows instead of one solid band of colour.
+scores per window, with a time axis in m:ss. Only the classes that cover the most time (up to
+eight) get a colour and a legend entry; the rest are drawn grey as "other". Up to three
+minutes, one row shows the score of each of the top five classes; past that the time line
+wraps over several rows of a fixed, round length (1, 2, 5, 10 ... minutes), so a 10-minute
+video is five 2-minute rows instead of one solid band of colour, and each row shows one line:
+the score of the window's own label (how sure the band is).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ SINGLE_ROW_SECONDS = 180.0  # up to 3 minutes on one row
 ROW_LENGTHS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 MAX_ROWS = 6
 OTHER_COLOUR = (0.72, 0.72, 0.72)
-BAND = 0.16  # the segment band's share of a row's height, above the score lines
+BAND = 0.16  # the segment band's height above the score lines (scores span 0..1); taller on several rows
 
 
 def row_length(duration: float) -> float:
@@ -52,10 +54,11 @@ def shown_classes(segments: Sequence[Segment], probs: np.ndarray, count: int) ->
 
 
 def plot_timeline(times: Sequence[float], probs: np.ndarray, names: Sequence[str], path: str,
-                  segments: Sequence[Segment], count: int = 5, title: str = "",
-                  duration: float | None = None) -> list[int]:
+                  segments: Sequence[Segment], count: int = 8, title: str = "",
+                  duration: float | None = None, lines: int = 5) -> list[int]:
     """Write the timeline of window-centre `times` (seconds) with scores [W, K] and the merged
-    `segments` to `path` (PNG); returns the classes given a colour, most time first."""
+    `segments` to `path` (PNG); returns the classes given a colour, most time first (`count`
+    at most; one row: score lines of the first `lines` of them)."""
     classes = shown_classes(segments, probs, min(count, probs.shape[1]))
     palette = [tuple(c) for c in _colours(len(classes))]
     colour = dict(zip(classes, palette, strict=True))
@@ -66,25 +69,32 @@ def plot_timeline(times: Sequence[float], probs: np.ndarray, names: Sequence[str
     FigureCanvasAgg(figure)
     axes = np.atleast_1d(figure.subplots(rows, 1, squeeze=False)[:, 0])
     times = np.asarray(times, dtype=float)
+    label_score = probs[np.arange(len(times)), _window_labels(times, segments, probs)]
+    band = BAND if rows == 1 else 2 * BAND  # on several rows the band is the main thing
     for r, axis in enumerate(axes):
         lo, hi = r * length, max((r + 1) * length, end if r == rows - 1 else 0.0)
         for s in segments:
             if s.end > lo and s.start < hi:
-                axis.broken_barh([(s.start, s.duration)], (1.0, BAND), color=colour.get(s.class_index, OTHER_COLOUR),
+                axis.broken_barh([(s.start, s.duration)], (1.0, band), color=colour.get(s.class_index, OTHER_COLOUR),
                                  linewidth=0)
         inside = (times >= lo - length * 0.01) & (times <= hi + length * 0.01)  # lines run on to the edges
-        for k in classes:
-            axis.plot(times[inside], probs[inside, k], color=colour[k], linewidth=1.0,
-                      marker="." if inside.sum() < 60 else None, markersize=3)
+        if rows == 1:
+            for k in classes[:lines]:
+                axis.plot(times[inside], probs[inside, k], color=colour[k], linewidth=1.0,
+                          marker="." if inside.sum() < 60 else None, markersize=3)
+        else:
+            axis.plot(times[inside], label_score[inside], color="black", linewidth=0.6)
         axis.set_xlim(lo, hi)
-        axis.set_ylim(0.0, 1.0 + BAND)
+        axis.set_ylim(0.0, 1.0 + band)
         axis.set_yticks([0.0, 0.5, 1.0])
         axis.tick_params(labelsize=7)
         axis.grid(alpha=0.3)
         axis.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 3, 5, 6, 10]))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: format_clock(value)))
         axis.set_ylabel("score", fontsize=7)
-    axes[-1].set_xlabel("video time (m:ss); band: merged segments (top-1 label), lines: scores", fontsize=8)
+    axes[-1].set_xlabel("video time (m:ss); band: merged segments (top-1 label); "
+                        + ("lines: scores of the top classes" if rows == 1 else "line: the score of the band's label"),
+                        fontsize=8)
     handles = [axes[0].plot([], [], color=colour[k], linewidth=6)[0] for k in classes]
     labels = [names[k] if k < len(names) else str(k) for k in classes]
     if any(s.class_index not in colour for s in segments):
@@ -98,7 +108,16 @@ def plot_timeline(times: Sequence[float], probs: np.ndarray, names: Sequence[str
     return classes
 
 
+def _window_labels(times: np.ndarray, segments: Sequence[Segment], probs: np.ndarray) -> np.ndarray:
+    """The label of the segment holding each window centre (the window's top class outside any)."""
+    labels = probs.argmax(axis=1)
+    for s in segments:
+        labels[(times >= s.start) & (times < s.end)] = s.class_index
+    return labels
+
+
 def _colours(count: int) -> np.ndarray:
     from matplotlib import colormaps
 
-    return colormaps["tab10"](np.arange(count) % 10)[:, :3]
+    no_grey = [0, 1, 2, 3, 4, 5, 6, 8, 9]  # tab10's grey is "other"
+    return colormaps["tab10"]([no_grey[i % len(no_grey)] for i in range(count)])[:, :3]
