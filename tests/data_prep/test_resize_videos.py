@@ -100,6 +100,20 @@ def test_real_video_keeps_its_frames_timing_and_content(tmp_path):
     assert np.abs(resized[::50].astype(int) - halved).mean() < 6  # same picture, re-encoded
 
 
+def test_variable_frame_rate_keeps_every_frame_at_its_time(tmp_path):
+    from tests.data.conftest import frame_index_of, vfr_timestamps, write_vfr_video
+
+    timestamps = vfr_timestamps(60)
+    (tmp_path / "src").mkdir()
+    write_vfr_video(str(tmp_path / "src" / "phone.mp4"), timestamps)
+    assert _run(tmp_path / "src", tmp_path / "out", "--short-side", "48") == 0
+    frames, _, pts, _ = _decode(tmp_path / "out" / "phone.mp4")
+    with av.open(str(tmp_path / "out" / "phone.mp4")) as container:
+        seconds = [float(p * container.streams.video[0].time_base) for p in pts]
+    assert [frame_index_of(f) for f in frames] == list(range(60))
+    assert np.allclose(np.array(seconds) - seconds[0], np.array(timestamps) / 3000, atol=1e-3)
+
+
 def test_broken_files_are_logged_once_each_and_the_rest_is_done_then_resumed(tmp_path, put_video, video_bytes):
     put_video(tmp_path / "src" / "good.mp4")
     put_video(tmp_path / "src" / "garbage.mp4", b"not a video")
