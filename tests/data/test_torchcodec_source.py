@@ -121,7 +121,7 @@ def test_cuda_decoding_without_a_gpu_or_with_another_backend_is_one_line(video_d
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
         tc.decoder_device("cuda")
-    with pytest.raises(ConfigError, match="cpu, cuda"):
+    with pytest.raises(ConfigError, match="DATA.DECODE_DEVICE is .gpu.; expected one of cpu, cuda"):
         tc.decoder_device("gpu")
 
 

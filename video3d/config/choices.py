@@ -30,7 +30,10 @@ AUG_TYPES = Choices("AUG.TYPE", {"randaug": "RandAugment", "augmix": "AugMix"})
 DIST_BACKENDS = Choices("DIST_BACKEND", {"auto": "nccl on GPU, gloo on CPU", "nccl": "nccl", "gloo": "gloo"})
 FLOW_ALGORITHMS = Choices("DATA.FLOW_ALGO", {
     "tvl1": "TV-L1 (OpenCV's defaults)", "dis": "OpenCV DIS", "farneback": "OpenCV Farneback"})
+DECODE_DEVICES = Choices("DATA.DECODE_DEVICE", {
+    "cpu": "decode on the CPU (loader workers)",
+    "cuda": "decode on the GPU (NVDEC) with DATA.DECODING_BACKEND torchcodec, in the main process"})
 SYNTHMOTION_FLOW_ALGOS = Choices("SYNTHMOTION.FLOW_ALGO", {"": "no flow", **{name: "" for name in FLOW_ALGORITHMS}})
 
 TABLES = (TEMPORAL_CONVS, CLIP_SAMPLINGS, PRECISIONS, TEST_PRECISIONS, COMPILE_MODES, NORM_TYPES, AUG_TYPES, DIST_BACKENDS,
-          FLOW_ALGORITHMS, SYNTHMOTION_FLOW_ALGOS)
+          FLOW_ALGORITHMS, SYNTHMOTION_FLOW_ALGOS, DECODE_DEVICES)

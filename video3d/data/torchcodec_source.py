@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from video3d.config.choices import DECODE_DEVICES
 from video3d.data.frame_source import FrameSource
 from video3d.errors import ConfigError, DecodeError
 
@@ -21,7 +22,6 @@ INSTALL_HINT = ("DATA.DECODING_BACKEND torchcodec needs the torchcodec package (
                 "torchcodec`, beside the pinned torch) and FFmpeg 4-8 shared libraries (Debian/Ubuntu: "
                 "`apt-get install libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 "
                 "libavfilter8 libavdevice59`, or any distribution's ffmpeg; conda: `conda install ffmpeg`)")
-DECODE_DEVICES = ("cpu", "cuda")
 
 
 def video_decoder_class():
@@ -37,8 +37,7 @@ def video_decoder_class():
 
 def decoder_device(device: str) -> str:
     """torchcodec's device for DATA.DECODE_DEVICE (`cuda`: this process's current GPU)."""
-    if device not in DECODE_DEVICES:
-        raise ConfigError(f"DATA.DECODE_DEVICE must be one of {', '.join(DECODE_DEVICES)}, got {device!r}")
+    DECODE_DEVICES[device]  # a ConfigError naming the key and its values for anything else
     if device == "cpu":
         return "cpu"
     if not torch.cuda.is_available():
