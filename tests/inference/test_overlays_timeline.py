@@ -66,7 +66,7 @@ def test_a_ten_minute_timeline_has_rows_and_colours_the_classes_that_cover_most_
     assert plot_timeline(starts + 0.5, probs, [f"c{k}" for k in range(8)], str(path), segments,
                          duration=600.5, count=5) == shown
     width, height = Image.open(path).size
-    assert width == 1100 and height == pytest.approx(100 * (0.6 + 1.55 * 5), abs=2)  # five 2-minute rows
+    assert width == 1100 and height == pytest.approx(100 * (0.3 + 0.2 * 2 + 0.35 + 1.55 * 5), abs=2)  # five 2-min rows
 
 
 def test_grad_cam_video_panels_carry_their_title_and_frame_number():

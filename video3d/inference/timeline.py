@@ -25,6 +25,7 @@ SINGLE_ROW_SECONDS = 180.0  # up to 3 minutes on one row
 ROW_LENGTHS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 MAX_ROWS = 6
 OTHER_COLOUR = (0.72, 0.72, 0.72)
+LEGEND_COLUMNS = 5
 BAND = 0.16  # the segment band's height above the score lines (scores span 0..1); taller on several rows
 
 
@@ -65,7 +66,10 @@ def plot_timeline(times: Sequence[float], probs: np.ndarray, names: Sequence[str
     end = max(duration or 0.0, segments[-1].end if segments else 0.0, max(times, default=0.0))
     length = row_length(end)
     rows = max(1, int(np.ceil(end / length - 0.05)))  # a few seconds over stretch the last row
-    figure = Figure(figsize=(11, 0.6 + 1.55 * rows), dpi=100)
+    legend_rows = -(-(len(classes) + 1) // LEGEND_COLUMNS)
+    header = 0.3 + 0.2 * legend_rows  # inches: the title, then the legend under it
+    height = header + 0.35 + 1.55 * rows
+    figure = Figure(figsize=(11, height), dpi=100)
     FigureCanvasAgg(figure)
     axes = np.atleast_1d(figure.subplots(rows, 1, squeeze=False)[:, 0])
     times = np.asarray(times, dtype=float)
@@ -100,9 +104,11 @@ def plot_timeline(times: Sequence[float], probs: np.ndarray, names: Sequence[str
     if any(s.class_index not in colour for s in segments):
         handles.append(axes[0].plot([], [], color=OTHER_COLOUR, linewidth=6)[0])
         labels.append("other")
-    figure.legend(handles, labels, loc="upper right", fontsize=8, ncol=min(len(labels), 6), frameon=False)
-    figure.suptitle(title or "top classes over time", fontsize=9, x=0.01, ha="left")
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (0.6 + 1.55 * rows)))
+    figure.suptitle(title or "top classes over time", fontsize=9, x=0.01, y=1 - 0.08 / height, ha="left",
+                    va="top")
+    figure.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.01, 1 - 0.28 / height), fontsize=8,
+                  ncol=min(len(labels), LEGEND_COLUMNS), frameon=False, borderaxespad=0.0, handlelength=1.5)
+    figure.tight_layout(rect=(0, 0, 1, 1 - header / height))
     with atomic_write(path, "wb") as handle:
         figure.savefig(handle, format="png")
     return classes
