@@ -2,7 +2,7 @@
 with and without --gradcam.
 
     python benchmarks/bench_demo.py [--cfg configs/demo/synthmotion_iresnet3d_ffc.yaml] [--checkpoint CKPT]
-                                    [--seconds 10] [--source /work/shared/data/real/bikes.mp4] [--threads 1]
+                                    [--seconds 10] [--source tests/data/real/bikes.mp4] [--threads 1]
 
 The source video (real camera footage by default) is scaled to each size and cut to --seconds
 (its frames repeated when it is shorter), written to a temp folder, then run through
@@ -36,7 +36,8 @@ from video3d.inference.runners import load_runner  # noqa: E402
 from video3d.models import build_model  # noqa: E402
 
 SIZES = ((320, 240), (1280, 720))
-DEFAULT_SOURCE = "/work/shared/data/real/bikes.mp4"
+DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "real",
+                              "bikes.mp4")  # real camera footage (tests/data/real/README.md)
 
 
 def cpu_seconds() -> float:
