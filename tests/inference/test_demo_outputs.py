@@ -138,3 +138,18 @@ def test_a_failed_run_removes_the_folder_it_created_but_not_one_that_was_there(t
     ok = write_video(tmp_path / "ok.mp4", 12)
     demo.run(ok, str(tmp_path / "done"))
     assert (tmp_path / "done" / "windows.jsonl").is_file()
+
+
+def test_a_176x144_phone_clip_keeps_its_size_and_gets_a_small_label_box(tiny_cfg, tiny_model, tmp_path):
+    from pathlib import Path
+
+    video = str(Path(__file__).resolve().parents[1] / "data" / "real" / "carphone_pristine.mp4")  # real footage
+    LongVideoDemo(tiny_cfg, tiny_model, NAMES, topk=5).run(video, str(tmp_path / "out"))
+    with av.open(video) as source, av.open(str(tmp_path / "out" / "annotated.mp4")) as result:
+        before = [f.to_ndarray(format="rgb24").astype(int) for f in source.decode(video=0)]
+        after = [f.to_ndarray(format="rgb24").astype(int) for f in result.decode(video=0)]
+    assert len(after) == len(before) == 120 and after[0].shape == (144, 176, 3)
+    difference = np.mean([np.abs(a - b).mean(axis=2) for a, b in zip(after, before, strict=True)], axis=0)
+    box_rows, box_cols = int(0.35 * 144), int(0.6 * 176)
+    assert difference[:20, :60].mean() > 30  # the darkened box with its text
+    assert difference[box_rows + 2:].mean() < 6 and difference[:, box_cols + 2:].mean() < 6  # only codec noise
