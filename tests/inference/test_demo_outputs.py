@@ -153,3 +153,12 @@ def test_a_176x144_phone_clip_keeps_its_size_and_gets_a_small_label_box(tiny_cfg
     box_rows, box_cols = int(0.35 * 144), int(0.6 * 176)
     assert difference[:20, :60].mean() > 30  # the darkened box with its text
     assert difference[box_rows + 2:].mean() < 6 and difference[:, box_cols + 2:].mean() < 6  # only codec noise
+
+
+def test_visualize_leaves_no_empty_folder_after_a_failure(tiny_cfg, tiny_model, tmp_path):
+    from video3d.errors import Video3DError
+    from video3d.visualize.explain import write_gradcam
+
+    with pytest.raises(Video3DError):
+        write_gradcam(tiny_cfg, tiny_model, str(tmp_path / "missing.mp4"), str(tmp_path / "cam"))
+    assert not (tmp_path / "cam").exists()

@@ -13,7 +13,7 @@ from fvcore.common.config import CfgNode
 
 from video3d.data import build_dataset
 from video3d.inference.annotate import draw_lines
-from video3d.inference.long_video import prepare_output_dir
+from video3d.inference.long_video import output_folder
 from video3d.inference.scores import class_name
 from video3d.visualize.render import flow_to_rgb, save_gif, save_grid, upscale
 
@@ -48,8 +48,14 @@ def browse_clips(cfg: CfgNode, split: str, num: int, out_dir: str, names: list[s
                  ) -> tuple[list[BrowsedClip], list[str]]:
     """Write `num` samples of `split` (train: random clip, jitter, crop, flip, augmentation;
     val / test: the validation view) to `out_dir`: clips.png (one row per sample) and
-    clip_<k>_<video id>.gif each; returns the samples and the files written."""
-    prepare_output_dir(out_dir)
+    clip_<k>_<video id>.gif each; returns the samples and the files written. A failure leaves
+    no empty `out_dir` behind."""
+    with output_folder(out_dir):
+        return _browse(cfg, split, num, out_dir, names)
+
+
+def _browse(cfg: CfgNode, split: str, num: int, out_dir: str, names: list[str] | None
+            ) -> tuple[list[BrowsedClip], list[str]]:
     dataset = build_dataset(cfg, split, training=split == "train")
     dataset.set_epoch(0)
     count = min(num, len(dataset))

@@ -15,7 +15,7 @@ from torch import nn
 from video3d.data.sources import open_source_from_cfg
 from video3d.errors import ConfigError
 from video3d.inference.annotate import draw_lines
-from video3d.inference.long_video import prepare_output_dir
+from video3d.inference.long_video import output_folder
 from video3d.inference.predictor import files_dataset
 from video3d.inference.preprocess import ClipPreprocessor
 from video3d.inference.runners import runner_device
@@ -70,8 +70,14 @@ def write_gradcam(cfg: CfgNode, model: nn.Module, video: str, out_dir: str, targ
                   ffc_outputs: list[int] | None = None, layer: str | None = None,
                   names: list[str] | None = None) -> GradCamResult:
     """Grad-CAM of `video`'s centre clip into `out_dir`/<video name>_gradcam.{png,mp4}; FFC
-    outputs are 0-based here (the tool takes 1-based numbers, as the paper names them)."""
-    prepare_output_dir(out_dir)
+    outputs are 0-based here (the tool takes 1-based numbers, as the paper names them). A
+    failure leaves no empty `out_dir` behind."""
+    with output_folder(out_dir):
+        return _write_gradcam(cfg, model, video, out_dir, target, ffc_outputs, layer, names)
+
+
+def _write_gradcam(cfg: CfgNode, model: nn.Module, video: str, out_dir: str, target: int | None,
+                   ffc_outputs: list[int] | None, layer: str | None, names: list[str] | None) -> GradCamResult:
     clip = centre_clip(cfg, video)
     maps = grad_cam(model, clip.clip.to(runner_device(model)), target, ffc_outputs, layer, cfg.FFC.TEST_ENSEMBLE)
     target_name = class_name(names, maps[0].target)
