@@ -28,6 +28,8 @@ def test_the_label_box_scales_with_the_frame_and_stays_in_its_corner():
     big_rows, big_cols, _ = _box(720, 1280)
     assert big_rows <= 0.35 * 720 and big_cols <= 0.6 * 1280
     assert big_rows > 3.5 * rows  # bigger text and all six lines on 720p, fewer lines on 144p
+    portrait_rows, portrait_cols, _ = _box(1280, 720)  # a phone held upright: text as on 720p landscape
+    assert portrait_rows == big_rows and portrait_cols <= 0.6 * 720
 
 
 def test_long_names_are_shortened_but_keep_their_score():

@@ -18,8 +18,8 @@ def label_lines(topk: list[tuple[str, float]], vote: tuple[str, int, int] | None
 def draw_lines(image: np.ndarray, lines: list[str], max_height: float = 0.35, max_width: float = 0.6) -> np.ndarray:
     """A copy of RGB `image` with `lines` in the top-left corner on a half-transparent box.
 
-    Text and box scale with the frame: text a 34th of its height (at least MIN_TEXT_PX, so a
-    176x144 video stays readable), the box at most `max_height` of its height and `max_width` of
+    Text and box scale with the frame: text a 34th of its short side (at least MIN_TEXT_PX, so
+    a 176x144 video stays readable; a portrait video is not given text for its long side), the box at most `max_height` of its height and `max_width` of
     its width. On small frames the lines that do not fit are left out (the first lines, the
     best classes, stay) and long class names are shortened with "..", the score kept."""
     out = image.copy()
@@ -27,7 +27,7 @@ def draw_lines(image: np.ndarray, lines: list[str], max_height: float = 0.35, ma
         return out
     height, width = out.shape[:2]
     (_, unit_h), unit_base = cv2.getTextSize("Ag", _FONT, 1.0, 1)
-    text_px = max(height / 34.0, MIN_TEXT_PX)
+    text_px = max(min(height, width) / 34.0, MIN_TEXT_PX)
     scale = text_px / unit_h
     thickness = max(1, int(round(text_px / 16.0)))
     pad = max(2, int(round(text_px * 0.3)))
