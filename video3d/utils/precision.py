@@ -51,11 +51,6 @@ def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, ...]:
         return tuple(flag for flag, present in zip(BF16_FLAGS, found, strict=True) if present)
 
 
-def cpu_has_bf16_units() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX tiles or AVX512-BF16)."""
-    return bool(cpu_bf16_flags())
-
-
 def cuda_supports_bf16(device: torch.device) -> bool:
     """Whether the GPU `device` computes bfloat16 (Ampere and later)."""
     with torch.cuda.device(device):
