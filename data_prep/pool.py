@@ -72,6 +72,20 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+@contextlib.contextmanager
+def opencv_quiet_for_fork() -> Iterator[None]:
+    """OpenCV's thread pool does not survive fork(): a child that touches it (setNumThreads,
+    any parallel cv2 call) can wait forever on a condition variable whose waiters were the
+    parent's pool threads. Shrinking the parent's pool to one thread (no worker threads) before
+    forking and restoring it afterwards gives the children a clean pool."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def _init_pool_worker() -> None:
     _init_worker()
     # Ctrl-C reaches the whole process group: the parent stops the pool and cleans up; a
@@ -142,7 +156,7 @@ def _results(work: WorkFn, out_dir: str, partial_root: str, options: Any, tasks:
         _init_worker()
         yield from map(job, tasks)
         return
-    with get_context().Pool(min(workers, len(tasks)), initializer=_init_pool_worker) as pool:
+    with opencv_quiet_for_fork(), get_context().Pool(min(workers, len(tasks)), initializer=_init_pool_worker) as pool:
         yield from pool.imap_unordered(job, tasks)
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from data_prep.decode import VideoInfo, iter_frames
 from data_prep.inputs import collect_videos
+from data_prep.pool import opencv_quiet_for_fork
 from video3d.errors import DecodeError
 from video3d.utils.commands import command, default_workers, positive_int
 from video3d.utils.io import atomic_write_text
@@ -52,7 +53,7 @@ def scan(paths: list[str], workers: int, progress: bool = True) -> list[dict]:
                 results.append(scan_video(path))
                 bar.update(1)
             return results
-        with get_context().Pool(min(workers, len(paths))) as pool:
+        with opencv_quiet_for_fork(), get_context().Pool(min(workers, len(paths))) as pool:
             results = []
             for result in pool.imap(scan_video, paths, chunksize=4):
                 results.append(result)

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from data_prep.pool import opencv_quiet_for_fork
 from video3d.errors import DataError
 from video3d.utils.commands import command, default_workers, non_negative_int, positive_int
 from video3d.utils.io import atomic_write, atomic_write_text
@@ -323,7 +324,7 @@ def generate(
         lists[split] = [(relative_video_path(lab, f"{split}_{i:05d}"), lab) for i, lab in enumerate(labels)]
         jobs += [(out_dir, split, i, lab, seed, size, frames, fps) for i, lab in enumerate(labels)]
     if workers > 1 and len(jobs) > 1:
-        with get_context().Pool(min(workers, len(jobs))) as pool:
+        with opencv_quiet_for_fork(), get_context().Pool(min(workers, len(jobs))) as pool:
             for _ in tqdm(pool.imap_unordered(_make_video, jobs, chunksize=4), total=len(jobs), disable=not progress):
                 pass
     else:
