@@ -80,6 +80,13 @@ def test_config_is_the_bottom_layer():
     assert upward == []
 
 
+def test_utils_stand_on_nothing_but_errors_and_choices():
+    upward = sorted(f"{module} -> {target}" for module, targets in _graph().items() if _layer(module) == "utils"
+                    for target in targets if _layer(target) != "utils"
+                    and target not in ("video3d.errors", "video3d.choices"))
+    assert upward == []
+
+
 def test_no_import_cycles():
     graph = _graph()
     index: dict[str, int] = {}

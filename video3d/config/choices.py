@@ -6,6 +6,7 @@ and are checked after loading by video3d.known_names."""
 from __future__ import annotations
 
 from video3d.choices import Choices
+from video3d.utils.precision import PRECISIONS, TEST_PRECISIONS  # their table sits beside the rule
 
 TEMPORAL_CONVS = Choices("RESNET.TEMPORAL_CONV", {
     "a": "temporal kernel on the bottleneck's first 1x1 conv (PySlowFast)",
@@ -15,14 +16,6 @@ CLIP_SAMPLINGS = Choices("TEST.CLIP_SAMPLING", {
     "spread": "clips spread evenly over the video, first and last included",
     "pyslowfast": "PySlowFast's uniform clip starts",
 })
-_PRECISION_VALUES = {
-    "auto": "bf16 on a CPU with native bfloat16 (amx_bf16, avx512_bf16), else fp32; on CUDA bf16, else fp16",
-    "fp32": "no autocast",
-    "bf16": "bfloat16 autocast",
-    "fp16": "float16 autocast (a GradScaler in training; GPU training only)",
-}
-PRECISIONS = Choices("TRAIN.MIXED_PRECISION", _PRECISION_VALUES)  # video3d.utils.precision resolves them
-TEST_PRECISIONS = Choices("TEST.MIXED_PRECISION", _PRECISION_VALUES)
 COMPILE_MODES = Choices("TRAIN.COMPILE_MODE", dict.fromkeys(
     ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"), "torch.compile mode"))
 NORM_TYPES = Choices("BN.NORM_TYPE", {"batchnorm": "per-process BatchNorm", "sync_batchnorm": "SyncBatchNorm"})

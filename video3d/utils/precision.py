@@ -1,6 +1,6 @@
 """TRAIN.MIXED_PRECISION / TEST.MIXED_PRECISION: which autocast dtype a run uses, and why.
 
-Values (video3d.config.choices.PRECISIONS): `fp32` (no autocast), `bf16`, `fp16`, and `auto`:
+Values (PRECISIONS, below): `fp32` (no autocast), `bf16`, `fp16`, and `auto`:
 - on a CPU, bfloat16 autocast where the CPU computes bfloat16 natively (its flags name
   amx_bf16 or avx512_bf16), float32 elsewhere (emulated bfloat16 is slower than float32);
 - on CUDA, bfloat16 where the GPU supports it, else float16 (training adds a GradScaler).
@@ -22,9 +22,21 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from video3d.config.choices import PRECISIONS
+from video3d.choices import Choices
 from video3d.errors import ConfigError
 from video3d.utils.logging import get_logger
+
+# TRAIN.MIXED_PRECISION / TEST.MIXED_PRECISION (config/choices.py lists them with the other
+# value-only keys; config checks them when a config loads).
+_PRECISION_VALUES = {
+    "auto": "bf16 on a CPU with native bfloat16 (amx_bf16, avx512_bf16), else fp32; on CUDA bf16, else fp16",
+    "fp32": "no autocast",
+    "bf16": "bfloat16 autocast",
+    "fp16": "float16 autocast (a GradScaler in training; GPU training only)",
+}
+PRECISIONS = Choices("TRAIN.MIXED_PRECISION", _PRECISION_VALUES)
+TEST_PRECISIONS = Choices("TEST.MIXED_PRECISION", _PRECISION_VALUES)
+
 
 logger = get_logger(__name__)
 
