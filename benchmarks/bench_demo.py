@@ -34,6 +34,7 @@ from video3d.config import load_config  # noqa: E402
 from video3d.inference.long_video import LongVideoDemo  # noqa: E402
 from video3d.inference.runners import load_runner  # noqa: E402
 from video3d.models import build_model  # noqa: E402
+from video3d.visualize.gradcam import window_explainer  # noqa: E402
 
 SIZES = ((320, 240), (1280, 720))
 DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "real",
@@ -92,7 +93,8 @@ def main() -> int:
             duration = frames / fps
             plain = None
             for gradcam in (False, True):
-                demo = LongVideoDemo(cfg, model, None, audio=False, gradcam=gradcam)
+                demo = LongVideoDemo(cfg, model, None, audio=False,
+                                     explain=window_explainer(None, cfg.FFC.TEST_ENSEMBLE) if gradcam else None)
                 cpu, wall = cpu_seconds(), time.perf_counter()
                 report = demo.run(video, os.path.join(folder, f"out_{width}_{gradcam}"))
                 cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall

@@ -72,6 +72,12 @@ def test_training_and_testing_do_not_know_each_other():
     assert crossing == []
 
 
+def test_inference_knows_nothing_of_its_viewers():
+    upward = sorted(f"{module} -> {target}" for module, targets in _graph().items() if _layer(module) == "inference"
+                    for target in targets if _layer(target) in ("visualize", "serve", "cli"))
+    assert upward == []
+
+
 def test_config_is_the_bottom_layer():
     below_config = ("config", "utils")
     upward = sorted(f"{module} -> {target}" for module, targets in _graph().items() if _layer(module) == "config"

@@ -14,6 +14,7 @@ from tests.inference.conftest import NAMES, write_video
 from video3d.errors import DecodeError
 from video3d.inference.long_video import LongVideoDemo
 from video3d.inference.progress import DemoProgress, format_eta
+from video3d.visualize.gradcam import window_explainer
 
 
 def _write_av(path, times, size=(32, 32), audio_codec=None, container="mp4", seconds=None, flat=False):
@@ -102,7 +103,8 @@ def test_the_inputs_sound_is_copied_or_reencoded_and_no_audio_leaves_it_out(
 def test_gradcam_draws_heat_over_the_square_the_model_sees(tiny_cfg, tiny_model, tmp_path):
     video = _write_av(tmp_path / "wide.mp4", [k / 30 for k in range(16)], size=(64, 32), flat=True)
     LongVideoDemo(tiny_cfg, tiny_model, NAMES, topk=1, audio=False).run(video, str(tmp_path / "plain"))
-    LongVideoDemo(tiny_cfg, tiny_model, NAMES, topk=1, audio=False, gradcam=True).run(video, str(tmp_path / "cam"))
+    LongVideoDemo(tiny_cfg, tiny_model, NAMES, topk=1, audio=False,
+                  explain=window_explainer(None, tiny_cfg.FFC.TEST_ENSEMBLE)).run(video, str(tmp_path / "cam"))
 
     def frames(folder):
         with av.open(str(folder / "annotated.mp4")) as container:

@@ -53,6 +53,7 @@ from video3d.inference.runners import load_runner
 from video3d.inference.scores import class_name
 from video3d.utils.logging import setup_logging
 from video3d.utils.precision import with_inference_precision
+from video3d.visualize.gradcam import window_explainer
 
 
 def _printer(names: list[str] | None):
@@ -99,7 +100,8 @@ def main(argv: list[str]) -> int:
         demo = LongVideoDemo(cfg, model, names, stride=args.stride, topk=args.topk,
                              realtime=args.realtime, on_window=_printer(names) if args.realtime else None,
                              progress=None if args.realtime else DemoProgress(),
-                             audio=not args.no_audio, gradcam=args.gradcam, gradcam_layer=args.layer)
+                             audio=not args.no_audio,
+                             explain=window_explainer(args.layer, cfg.FFC.TEST_ENSEMBLE) if args.gradcam else None)
         report = demo.run(inputs[0], args.out)
     finally:
         torch.set_num_threads(previous_threads)  # main() may run inside a larger process (tests)

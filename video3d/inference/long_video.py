@@ -61,13 +61,15 @@ from video3d.inference.timeline import plot_timeline
 from video3d.inference.video_writer import Mp4Writer
 from video3d.inference.windows import WindowPlan, default_stride, nearest_window
 from video3d.utils.io import atomic_write
-from video3d.visualize.gradcam import window_cam
 
 logger = logging.getLogger(__name__)
 
 ANNOTATED = "annotated.mp4"
 TIMELINE = "timeline.png"
 WINDOWS = "windows.jsonl"
+# (model, clip [1, C, T, H, W]) -> (the clip's logits, heat [T, H, W] in 0..1): what --gradcam
+# plugs in (video3d.visualize builds it; this layer only draws the heat).
+WindowExplainer = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 HEAT_ALPHA = 0.45  # the heat's weight where --gradcam blends it over a frame (as the Grad-CAM pictures)
 
 
@@ -153,13 +155,14 @@ class LongVideoDemo:
 
     `on_window(result)` is called after every window (the tool prints latencies with it);
     `progress` is told the frames and windows done after every frame. `audio` adds the input's
-    sound to ANNOTATED; `gradcam` draws each window's Grad-CAM (at `gradcam_layer`, default the
-    last stage) of its predicted class over the frames (a checkpoint model only)."""
+    sound to ANNOTATED; `explain(model, clip) -> (logits, heat [T, H, W] in 0..1)`, when given,
+    replaces the plain forward and its heat is drawn over the frames (the demo's --gradcam passes
+    `video3d.visualize.gradcam.window_explainer`; a checkpoint model only)."""
 
     def __init__(self, cfg: CfgNode, model: nn.Module, class_names: list[str] | None = None,
                  stride: int | None = None, topk: int = 5, realtime: bool = False,
                  on_window: Callable[[WindowResult], None] | None = None, progress: DemoProgress | None = None,
-                 audio: bool = True, gradcam: bool = False, gradcam_layer: str | None = None):
+                 audio: bool = True, explain: WindowExplainer | None = None):
         self.cfg = cfg
         self.model = model.eval()
         self.device = runner_device(model)
@@ -179,11 +182,11 @@ class LongVideoDemo:
             raise ConfigError(f"--stride must be >= 1 frame, got {stride}")
         self.progress = progress
         self.audio = audio
-        self.gradcam = gradcam
-        self.gradcam_layer = gradcam_layer
-        if gradcam and self.flow:
+        self.explain = explain
+        self.gradcam = explain is not None
+        if self.gradcam and self.flow:
             raise ConfigError("--gradcam draws over RGB frames; this is a flow model (DATA.MODALITY flow)")
-        if gradcam and getattr(model, "kind", None) in ("onnx", "torchscript"):
+        if self.gradcam and getattr(model, "kind", None) in ("onnx", "torchscript"):
             raise ConfigError(f"--gradcam needs gradients: give the .pyth checkpoint, not the {model.kind} file")
         self._heat: dict[int, tuple[list[int], np.ndarray]] = {}  # window -> (clip frames, heat uint8 [T, S, S])
         self._colour_key: tuple | None = None
@@ -308,7 +311,7 @@ class LongVideoDemo:
             clip = self.preprocess.clip([by_index[i][1] for i in indices]).to(self.device)
         began = time.perf_counter()
         if self.gradcam:
-            logits, heat = window_cam(self.model, clip, self.gradcam_layer, self.cfg.FFC.TEST_ENSEMBLE)
+            logits, heat = self.explain(self.model, clip)
             logits = logits.float().cpu()
             self._heat[len(results)] = (indices, (heat.numpy() * 255.0).round().astype(np.uint8))
         else:

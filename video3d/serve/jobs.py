@@ -26,7 +26,7 @@ from video3d.inference.long_video import ANNOTATED, TIMELINE, LongVideoDemo, Win
 from video3d.inference.segments import SEGMENTS_JSON
 from video3d.serve.model import ServedModel
 from video3d.utils.precision import with_inference_precision
-from video3d.visualize.gradcam import default_layer
+from video3d.visualize.gradcam import default_layer, window_explainer
 
 logger = logging.getLogger(__name__)
 
@@ -225,8 +225,8 @@ class JobStore:
         runner, cfg = self.model.runner, self.model.cfg
         layer = f"runner.{default_layer(runner.runner)}" if self.gradcam and runner.kind is None else None
         model = runner if self.gradcam else with_inference_precision(runner, cfg)
-        return LongVideoDemo(cfg, model, self.model.names, on_window=on_window, progress=progress,
-                             gradcam=self.gradcam, gradcam_layer=layer)
+        explain = window_explainer(layer, cfg.FFC.TEST_ENSEMBLE) if self.gradcam else None
+        return LongVideoDemo(cfg, model, self.model.names, on_window=on_window, progress=progress, explain=explain)
 
     def wait(self, timeout: float | None = None) -> None:
         """Join the job threads."""

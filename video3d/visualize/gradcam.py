@@ -7,6 +7,8 @@ its own map (the FFC paper's figure 4 compares them).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -122,3 +124,9 @@ def mask_ratio(heat: torch.Tensor, mask: torch.Tensor, threshold: float = 0.5) -
     if not inside.any() or inside.all():
         raise ValueError("the mask must have pixels inside and outside")
     return float(heat[inside].mean()), float(heat[~inside].mean())
+
+
+def window_explainer(layer: str | None = None, ffc_rule: str = "vote"
+                     ) -> Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """`window_cam` at `layer` with the FFC rule, as the long-video demo's `explain` hook."""
+    return functools.partial(window_cam, layer=layer, ffc_rule=ffc_rule)
