@@ -143,7 +143,11 @@ def test_path_traversal_in_the_file_name_stays_in_the_work_folder(served_model, 
         assert job["state"] == "done" and job["source"] == "evil.mp4"
         assert _one_line_error(client.get(f"/v1/jobs/{job['id']}/..%2F..%2Fweights.pyth"), 404)
         assert _one_line_error(client.get(f"/v1/jobs/{job['id']}/windows.jsonl"), 404)
-    found = [os.path.join(root, n) for root, _, files in os.walk(tmp_path.parent) for n in files if "evil" in n]
+    # Nothing named after the upload anywhere around the work folder (other tests' files share
+    # tmp_path.parent: only the upload's own name counts), nor where the names point.
+    found = [os.path.join(root, n) for root, _, files in os.walk(tmp_path.parent) for n in files
+             if n.startswith("evil.mp4")]
+    found += [p for p in ("/etc/evil.mp4", "/tmp/evil.mp4") if os.path.exists(p)]
     assert found == []
 
 
