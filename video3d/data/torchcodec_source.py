@@ -68,25 +68,8 @@ class TorchCodecSource(FrameSource):
             self.close()
             raise DecodeError(path, f"empty video stream ({self._num_frames} frames at {self._fps} fps)")
 
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def channels(self) -> int:
-        return 3
+    def _frame_shape(self) -> tuple[int, int]:
+        return self._height, self._width
 
     def _read(self, wanted: list[int]) -> dict[int, torch.Tensor]:
         if self._decoder is None:
