@@ -10,6 +10,7 @@ import torch
 from data_prep.synthetic import generate
 from video3d.cli import predict, run_net
 from video3d.config import load_config
+from video3d.data.lists import read_class_names
 from video3d.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,9 @@ def flow_model(tmp_path_factory):
     assert cfg.DATA.INPUT_CHANNEL_NUM == [2]
     torch.manual_seed(0)
     checkpoint = root / "flow.pyth"
-    torch.save({"model_state": build_model(cfg).state_dict()}, checkpoint)
+    # As trained checkpoints do: the names travel with the weights, whatever the current folder.
+    torch.save({"model_state": build_model(cfg).state_dict(),
+                "class_names": read_class_names(str(root / "classnames.txt"))}, checkpoint)
     videos = sorted(str(p) for p in (root / "videos").rglob("*.mp4"))
     return root, str(checkpoint), videos
 

@@ -10,6 +10,7 @@ import torch
 from data_prep.synthetic import generate
 from video3d.cli import fuse_scores, predict, run_net
 from video3d.config import load_config
+from video3d.data.lists import read_class_names
 from video3d.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,9 @@ def models(tmp_path_factory):
     for name, cfg_file in (("rgb", DEMO), ("flow", str(flow_cfg))):
         torch.manual_seed({"rgb": 0, "flow": 1}[name])
         weights[name] = root / f"{name}.pyth"
-        torch.save({"model_state": build_model(load_config(cfg_file, SHARED)).state_dict()}, weights[name])
+        # As trained checkpoints do: the names travel with the weights, whatever the current folder.
+        torch.save({"model_state": build_model(load_config(cfg_file, SHARED)).state_dict(),
+                    "class_names": read_class_names(str(root / "classnames.txt"))}, weights[name])
     videos = sorted(str(p) for p in (root / "videos").rglob("*.mp4"))
     return root, str(flow_cfg), str(other), {k: str(v) for k, v in weights.items()}, videos
 

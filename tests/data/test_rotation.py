@@ -115,7 +115,10 @@ def test_an_rtsp_source_that_never_answers_is_given_up_after_the_timeout(silent_
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("rotation_demo") / "weights.pyth"
     torch.manual_seed(0)
-    torch.save({"model_state": build_model(load_config(DEMO, TINY)).state_dict()}, path)
+    cfg = load_config(DEMO, TINY)
+    # As trained checkpoints do: the names travel with the weights (data/synthmotion may not exist).
+    names = [f"class {i}" for i in range(cfg.MODEL.NUM_CLASSES)]
+    torch.save({"model_state": build_model(cfg).state_dict(), "class_names": names}, path)
     return str(path)
 
 
