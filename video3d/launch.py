@@ -9,6 +9,7 @@ from video3d.engine.distributed import destroy_distributed, init_distributed, lo
 from video3d.engine.trainer import TrainComponents, seed_everything, train
 from video3d.evaluation.evaluator import run_test
 from video3d.utils.logging import get_logger
+from video3d.utils.threads import run_threads
 
 logger = get_logger(__name__)
 
@@ -24,9 +25,11 @@ def run_job(cfg: CfgNode, components: TrainComponents | None = None, init_method
     try:
         seed_everything(cfg.RNG_SEED, info.rank)
         if cfg.TRAIN.ENABLE:
-            results["train"] = train(cfg, components)
+            with run_threads(cfg, "train"):
+                results["train"] = train(cfg, components)
         if cfg.TEST.ENABLE:
-            results["test"] = run_test(cfg)
+            with run_threads(cfg, "test"):
+                results["test"] = run_test(cfg)
     except RuntimeError as err:
         lost = lost_peer_error(err, info.rank, info.world_size)
         if lost is None:

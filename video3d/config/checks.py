@@ -105,6 +105,9 @@ def _check_consistency(cfg: CfgNode) -> None:
         raise ConfigError(f"config key NUM_GPUS must be >= 0, got {cfg.NUM_GPUS}")
     if not cfg.NETWORK_TIMEOUT > 0:
         raise ConfigError(f"config key NETWORK_TIMEOUT must be a number of seconds > 0, got {cfg.NETWORK_TIMEOUT}")
+    if cfg.CPU_THREADS < 0:
+        raise ConfigError(f"config key CPU_THREADS must be >= 0 (0 = auto: the cores the loader workers leave), "
+                          f"got {cfg.CPU_THREADS}")
     if cfg.DATA_LOADER.NUM_WORKERS < 0:
         raise ConfigError(f"config key DATA_LOADER.NUM_WORKERS must be >= 0 (0 = load in the main process), "
                           f"got {cfg.DATA_LOADER.NUM_WORKERS}")

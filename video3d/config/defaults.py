@@ -17,6 +17,7 @@ _C.DIST_BACKEND = "auto"  # torch.distributed backend: auto (nccl on GPU, gloo o
 _C.OUTPUT_DIR = "./output"  # where config.yaml, logs, checkpoints, plots and results go
 _C.RNG_SEED = 0  # seed for python, numpy and torch (offset by rank in data workers)
 _C.LOG_PERIOD = 10  # iterations between json_stats train_iter lines
+_C.CPU_THREADS = 0  # intra-op threads per process; 0 = auto: cores per process minus DATA_LOADER.NUM_WORKERS, never above OMP_NUM_THREADS (video3d/utils/threads.py)
 _C.NETWORK_TIMEOUT = 30.0  # seconds an http(s) server or an RTSP source may stay silent before it is given up
 
 # ----------------------------------------------------------------------------- TRAIN
