@@ -5,12 +5,13 @@ A `MultiViewDataset` gets its parts explicitly: the videos (`records`), how to o
 or `SegmentClips`) and how to crop them (`ViewCrops`). All clips' frames are fetched in one
 `get_frames` call (the union of their indices), resized once to short side `ViewCrops.size`
 and cut into `ViewCrops.num_crops` square crops per clip; PySlowFast decodes the file once per
-view (docs/DATA.md). Item: `{"views": uint8 [V, C, T, S, S] or None, "label", "index",
-"video_id", "error": None or str}` with V = clips x crops, view v = clip v // crops, crop
-v % crops. Views stay uint8 (4x less data through the loader's queue than float32; a
-Kinetics item is 94 MB instead of 377 MB); the consumer normalises each chunk it sends to the
-network with `transforms.Normalizer.views`. A video that fails gives `failed_item`: it
-never raises.
+view (docs/DATA.md). Item: `{"views": ViewSet or None, "label", "index", "video_id",
+"error": None or str}`; the `ViewSet` stands for uint8 views [V, C, T, S, S] with V = clips x
+crops, view v = clip v // crops, crop v % crops, but holds only the resized frames and the
+crop boxes: the consumer cuts each chunk it sends to the network on the network's device,
+into the float tensor `transforms.Normalizer.views` normalises (a Kinetics item: 21 MB of
+frames through the loader's queue instead of 47 MB of uint8 views, or 188 MB of float32).
+A video that fails gives `failed_item`: it never raises.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from video3d.data.flow_manifest import check_flow_manifest
 from video3d.data.frame_source import FrameSource
 from video3d.data.lists import RecordTable, VideoRecord
 from video3d.data.sources import open_source_from_cfg
+from video3d.data.view_set import ViewSet
 from video3d.errors import DecodeError
 from video3d.utils.logging import get_logger
 
@@ -93,8 +95,9 @@ class MultiViewDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def views(self, index: int) -> torch.Tensor:
-        """uint8 views `[clips x crops, C, T, S, S]` of video `index`; raises on a failure."""
+    def views(self, index: int) -> ViewSet:
+        """The views (uint8 `[clips x crops, C, T, S, S]`, not yet cut) of video `index`; raises
+        on a failure."""
         with self.open_video(self.records[index]) as source:
             return self.views_of(source)
 
@@ -104,28 +107,19 @@ class MultiViewDataset(Dataset):
             return self.clip_positions(source.num_frames, source.fps, self.num_clips, source.pts_per_frame)
         return self.clip_positions(source.num_frames, source.fps, self.num_clips)
 
-    def views_of(self, source: FrameSource) -> torch.Tensor:
-        """The views of an open source: its clips' frames fetched in one `get_frames` call."""
+    def views_of(self, source: FrameSource) -> ViewSet:
+        """The views of an open source: its clips' frames fetched in one `get_frames` call and
+        resized once; the views are cut by the consumer (`ViewSet`)."""
         clips = self.clips_of(source)
         union = sorted({i for clip in clips for i in clip})
         frames = source.get_frames(union)
         size = self.crops.size
         resized = transforms.resize_short_side(frames.permute(0, 3, 1, 2), size)  # [U, C, H, W]
-        # One layout change for the whole union (channels-last -> planes [C, U, H, W]); then every
-        # frame of every view is one copy of whole crop rows straight into its slot of `views`
-        # (30 views of 16 x 256^2 from 160 frames: 0.085 s, against 0.12 s for a fancy-indexed
-        # clip per view and 0.18 s for index_select; most of the rest is faulting in `views`).
-        planes = resized.permute(1, 0, 2, 3).contiguous()
-        boxes = self.crops.boxes(planes.shape[-2], planes.shape[-1], size, self.crops.num_crops)
+        boxes = self.crops.boxes(resized.shape[-2], resized.shape[-1], size, self.crops.num_crops)
         position = {frame: k for k, frame in enumerate(union)}
-        views = torch.empty((len(clips) * len(boxes), planes.shape[0], len(clips[0]), size, size), dtype=torch.uint8,
-                            device=planes.device)  # GPU-decoded frames (DATA.DECODE_DEVICE cuda) stay on the GPU
-        for c, clip in enumerate(clips):
-            for b, (top, left) in enumerate(boxes):
-                view = views[c * len(boxes) + b]
-                for t, frame in enumerate(clip):
-                    view[:, t].copy_(planes[:, position[frame], top : top + size, left : left + size])
-        return views
+        # GPU-decoded frames (DATA.DECODE_DEVICE cuda) stay on the GPU; the indices are small.
+        return ViewSet(resized, torch.tensor([[position[f] for f in clip] for clip in clips], dtype=torch.int64),
+                       torch.tensor(boxes, dtype=torch.int64).view(-1, 2), size)
 
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from fvcore.common.config import CfgNode
 
+from video3d.data.view_set import ViewSet
+
 
 def jitter_short_side(low: int, high: int, u: float) -> int:
     """Training short side: an integer uniform in [low, high] from `u` in [0, 1)."""
@@ -145,7 +147,8 @@ class Normalizer:
         out.copy_(clip.permute(1, 0, 2, 3))
         return out.sub_(mean).div_(std)
 
-    def views(self, views: torch.Tensor) -> torch.Tensor:
-        """uint8 views `[N, C, T, S, S]` -> float32 network input, on the views' device."""
+    def views(self, views: torch.Tensor | ViewSet) -> torch.Tensor:
+        """uint8 views `[N, C, T, S, S]` (a tensor or a ViewSet, cut here straight into float)
+        -> float32 network input, on the views' device."""
         mean, std = self._stats(views.shape[1], (1, -1, 1, 1, 1), views.device)
         return views.float().sub_(mean).div_(std)  # in place: one float tensor, not three

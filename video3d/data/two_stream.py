@@ -5,8 +5,8 @@ with its own model's clips and crops). Item i opens video i once, fetches in one
 the union of the frames the RGB clips need and the frames the flow clips' pairs need (asked
 of the flow source: frames i and i + 1 of flow index i, or the frames DATA.FLOW_FPS resampling
 picks), then builds the RGB views from those frames and the flow views
-from their flow (`OnlineFlowSource` with the flow model's recipe). Item: `{"views": uint8 RGB
-views, "flow_views": uint8 flow views, "label", "index", "video_id", "error"}`; a failure in
+from their flow (`OnlineFlowSource` with the flow model's recipe). Item: `{"views": the RGB ViewSet,
+"flow_views": the flow ViewSet, "label", "index", "video_id", "error"}`; a failure in
 either stream fails the item (`failed_item`, with "flow_views" None too).
 """
 
@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from video3d.data.frame_source import FrameSource
 from video3d.data.multiview import MultiViewDataset, failed_item
 from video3d.data.online_flow import OnlineFlowSource
+from video3d.data.view_set import ViewSet
 from video3d.flow.recipe import FlowRecipe
 
 
@@ -85,7 +86,7 @@ class TwoStreamDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def views(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def views(self, index: int) -> tuple[ViewSet, ViewSet]:
         """(RGB views, flow views) of video `index`, from one decoder call; raises on a failure."""
         with self.rgb.open_video(self.records[index]) as video:
             frames = CachedFrames(video)

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from video3d.data import build_multiview_dataset
 from video3d.data.online_flow import flow_runs_on_gpu
 from video3d.data.transforms import Normalizer
+from video3d.data.view_set import ViewSet, cut_views
 from video3d.data.worker_errors import UnwrappingDataLoader
 from video3d.engine.checkpoint import find_test_checkpoint, load_model_weights, unwrap_model
 from video3d.errors import CheckpointError, DataError
@@ -62,7 +63,7 @@ class _VideoShard(Dataset):
 @dataclass
 class _PendingVideo:
     item: dict
-    unsent: torch.Tensor  # views not yet through the network
+    unsent: torch.Tensor | ViewSet  # views not yet through the network
     outputs: list[torch.Tensor] = field(default_factory=list)
 
 
@@ -80,7 +81,8 @@ def _forward_chunk(model: nn.Module, pending: list[_PendingVideo], batch_size: i
         parts.append(taken)
         owners.append((video, len(taken)))
         room -= len(taken)
-    batch = (parts[0] if len(parts) == 1 else torch.cat(parts)).to(device, non_blocking=True)
+    # ViewSets are cut here, on the device, straight into the float tensor normalize() works in.
+    batch = cut_views(parts, device, None if normalize is None else torch.float32)
     if normalize is not None:
         batch = normalize(batch)
     if channels_last:
@@ -111,7 +113,10 @@ def forward_views(model: nn.Module, items: Iterable[dict], batch_size: int, devi
         if item["views"] is None:
             yield item, None
             continue
-        pending.append(_PendingVideo(item, item["views"]))
+        views = item["views"]
+        if isinstance(views, ViewSet):
+            views = views.to(device, non_blocking=True)  # its frames cross once, however many forwards
+        pending.append(_PendingVideo(item, views))
         queued += len(item["views"])
         while queued >= batch_size:
             queued -= _forward_chunk(model, pending, batch_size, device, channels_last, normalize)
