@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from video3d.config import load_config  # noqa: E402
+from video3d.data.transforms import Normalizer  # noqa: E402
 from video3d.engine.losses import smooth_one_hot, soft_target_cross_entropy  # noqa: E402
 from video3d.engine.trainer import TrainComponents, Trainer, seed_everything  # noqa: E402
 from video3d.models import build_model, load_pretrained, training_logits  # noqa: E402
@@ -54,17 +55,19 @@ class InMemoryLoader:
 def make_batches(steps: int, cfg) -> list[dict]:
     generator = torch.Generator().manual_seed(0)
     shape = (cfg.TRAIN.BATCH_SIZE, 3, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, cfg.DATA.TRAIN_CROP_SIZE)
-    return [{"video": torch.randn(shape, generator=generator),
+    # uint8 clips, as the loader gives them; both contenders normalise them.
+    return [{"video": torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8),
              "label": torch.randint(cfg.MODEL.NUM_CLASSES, (shape[0],), generator=generator)} for _ in range(steps)]
 
 
 def run_bare(cfg, batches: list[dict]) -> float:
     seed_everything(0)
     model = build_model(cfg)
+    normalize = Normalizer.from_cfg(cfg).views
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     start = time.perf_counter()
     for batch in batches:
-        logits = training_logits(model(batch["video"]), cfg)
+        logits = training_logits(model(normalize(batch["video"])), cfg)
         loss = soft_target_cross_entropy(logits, smooth_one_hot(batch["label"], cfg.MODEL.NUM_CLASSES))
         loss.backward()
         optimizer.step()

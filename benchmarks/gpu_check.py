@@ -302,6 +302,7 @@ def check_train_clips_s(ctx: Context) -> str:
     from bench_models import build_peer
 
     from video3d.data import build_loader, set_loader_epoch
+    from video3d.data.transforms import Normalizer
 
     autocast = not ctx.dry
     ours = ctx.model()
@@ -312,12 +313,13 @@ def check_train_clips_s(ctx: Context) -> str:
     peer_rate = _clips_per_second(peer, lambda: (clip, labels), ctx.steps, ctx, autocast)
     root = _synthmotion(ctx, max(ctx.batch * (ctx.steps + 1), 16), 2)
     loader = build_loader(_synthmotion_cfg(ctx, root), "train", True)
+    normalize = Normalizer.from_cfg(_synthmotion_cfg(ctx, root)).views  # uint8 batches, normalised on the device
     set_loader_epoch(loader, 0)
     batches = iter(loader)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         batch = next(batches)
-        return batch["video"].to(ctx.device, non_blocking=True), batch["label"].to(ctx.device)
+        return normalize(batch["video"].to(ctx.device, non_blocking=True)), batch["label"].to(ctx.device)
 
     steps = min(ctx.steps, len(loader) - 1)
     loaded = _clips_per_second(ours, next_batch, steps, ctx, autocast)
@@ -332,6 +334,7 @@ def check_loader_feed(ctx: Context) -> str:
 
     from video3d.data import build_loader, set_loader_epoch
     from video3d.data.torchcodec_source import video_decoder_class
+    from video3d.data.transforms import Normalizer
     from video3d.errors import ConfigError
 
     root = os.path.join(ctx.work_dir, "rehearsal")
@@ -356,12 +359,13 @@ def check_loader_feed(ctx: Context) -> str:
                         jitter=(ctx.size, ctx.size * 5 // 4))
         cfg.DATA.DECODE_DEVICE = device
         loader = build_loader(cfg, "train", True)
+        normalize = Normalizer.from_cfg(cfg).views
         set_loader_epoch(loader, 0)
         batches = iter(loader)
 
-        def next_batch(batches=batches) -> tuple[torch.Tensor, torch.Tensor]:
+        def next_batch(batches=batches, normalize=normalize) -> tuple[torch.Tensor, torch.Tensor]:
             batch = next(batches)
-            return batch["video"].to(ctx.device, non_blocking=True), batch["label"].to(ctx.device)
+            return normalize(batch["video"].to(ctx.device, non_blocking=True)), batch["label"].to(ctx.device)
 
         rate = _clips_per_second(model, next_batch, min(ctx.steps, len(loader) - 1), ctx, autocast)
         parts.append(f"{name} ({workers} workers): {rate:.1f} clips/s ({rate / synthetic:.2f} of synthetic)")

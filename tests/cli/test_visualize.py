@@ -11,7 +11,7 @@ from tests.inference.conftest import DEMO, TINY
 from video3d.cli import visualize
 from video3d.config import load_config
 from video3d.models import build_model
-from video3d.visualize.clips import as_rgb, denormalize
+from video3d.visualize.clips import as_rgb
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +58,6 @@ def test_clips_shows_training_samples_with_labels(setup, tmp_path, capsys):
     assert written[0].endswith("clips.png") and len(written) == 4
     gif = Image.open(written[1])
     assert gif.n_frames == 4 and min(gif.size) >= 128
-
-
-def test_denormalize_inverts_the_normalisation():
-    q = torch.randint(0, 256, (3, 2, 4, 4), dtype=torch.uint8)
-    mean, std = [120.0, 110.0, 100.0], [60.0, 50.0, 40.0]
-    x = (q.float() - torch.tensor(mean).view(-1, 1, 1, 1)) / torch.tensor(std).view(-1, 1, 1, 1)
-    assert np.array_equal(denormalize(x, mean, std), q.permute(1, 2, 3, 0).numpy())
 
 
 def test_flow_is_colour_coded_by_direction_and_magnitude():

@@ -108,9 +108,9 @@ def test_training_and_test_items_through_the_cuda_path_have_the_shapes_of_pyav(l
     loader_cfg.DATA.DECODING_BACKEND, loader_cfg.DATA.DECODE_DEVICE = "torchcodec", "cuda"
     item = build_dataset(loader_cfg, "train", True)[(0, 1)]
     views = build_multiview_dataset(loader_cfg, "train")[1]["views"]
-    assert item["video"].shape == plain_item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.float32
+    assert item["video"].shape == plain_item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.uint8
     assert views.shape == plain_views.shape and views.dtype == torch.uint8
-    assert (item["video"] - plain_item["video"]).abs().mean() < 0.05  # same clip, same crop: one draw per sample
+    assert (item["video"].float() - plain_item["video"].float()).abs().mean() < 2.9  # same clip, same crop: one draw per sample
     assert set(cuda_on_cpu) == {"cuda:0"}
 
 

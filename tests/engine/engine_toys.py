@@ -21,6 +21,7 @@ from video3d.utils.distributed import get_rank, get_world_size
 
 SPLIT_SIZES = {"train": 24, "val": 8}
 CLIP_SHAPE = (3, 4, 8, 8)
+TOY_MEAN, TOY_STD = 0.45 * 255, 0.225 * 255  # DATA.MEAN / DATA.STD's defaults in uint8 units
 
 # A toy run: CPU, no workers, 6 steps of 4 clips per epoch, a json_stats line per step.
 TOY_OPTS = [
@@ -70,6 +71,9 @@ class ToyClips(Dataset):
         if isinstance(key, tuple) and len(key) > 2:  # a multigrid shape: (frames, rate, crop, ...)
             frames, _, crop = key[2][:3]
             video = video[:, :frames, :crop, :crop]
+        # uint8, as real loaders give clips: the trainer's normalisation (the default DATA.MEAN /
+        # DATA.STD) maps it back to about the float clip.
+        video = (video * TOY_STD + TOY_MEAN).round().clamp(0, 255).to(torch.uint8)
         return {"video": video, "label": label, "index": index, "video_id": f"toy{index}"}
 
 

@@ -142,7 +142,7 @@ def test_precise_bn_sets_running_stats_to_the_average_over_training_batches(tmp_
     model = trainer.model
     trainer.components.set_loader_epoch(trainer.train_loader, 0, 0)
     with torch.no_grad():
-        means = [model.conv(batch["video"]).mean(dim=(0, 2, 3, 4))
+        means = [model.conv(trainer.normalize(batch["video"])).mean(dim=(0, 2, 3, 4))
                  for batch in itertools.islice(trainer.train_loader, 3)]
     assert torch.allclose(model.norm.running_mean, torch.stack(means).mean(0), atol=1e-6)
 

@@ -2,7 +2,9 @@
 
 The datasets differ only in how their list is read (`video3d.data.lists`) and, for SSv2, in
 the temporal sampling (TSN segments). An item is
-`{"video": float [C, T, H, W], "label": int, "index": int, "video_id": str, "replaced": bool}`.
+`{"video": uint8 [C, T, H, W], "label": int, "index": int, "video_id": str, "replaced": bool}`:
+the consumer (trainer, validation, precise BN) normalises the batch on its device with
+`transforms.Normalizer.views`, so a worker hands over a quarter of the bytes of float32.
 
 Training: a random clip, random short side in DATA.TRAIN_JITTER_SCALES, random
 DATA.TRAIN_CROP_SIZE crop, flip (label- and flow-aware), optional RandAugment / AugMix.
@@ -131,7 +133,7 @@ class VideoDataset(Dataset):
             size = self.cfg.DATA.TEST_CROP_SIZE
             clip = transforms.resize_short_side(clip, size)
             clip = transforms.crop_clip(clip, *transforms.centre_crop_box(clip.shape[-2], clip.shape[-1], size), size)
-            return self.normalizer.clip(clip), record.label
+            return transforms.planes(clip), record.label
         return self._train_spatial(clip, record.label, generator, shape)
 
     def _train_spatial(self, clip: torch.Tensor, label: int, generator: torch.Generator,
@@ -147,7 +149,7 @@ class VideoDataset(Dataset):
             label = transforms.flip_label(label, data.FLIP_LABEL_MAP)
         if self.cfg.AUG.ENABLE:
             clip = self._apply_augment(clip, generator)
-        return self.normalizer.clip(clip), label
+        return transforms.planes(clip), label
 
     def _apply_augment(self, clip: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self._augment is None:

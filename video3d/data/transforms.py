@@ -107,12 +107,19 @@ def flip_clip(clip: torch.Tensor, is_flow: bool) -> torch.Tensor:
     return flipped
 
 
+def planes(clip: torch.Tensor) -> torch.Tensor:
+    """uint8 `[T, C, H, W]` -> contiguous uint8 `[C, T, H, W]`, the layout the network reads. Loader
+    items stay uint8 (4x fewer bytes through the worker queue, pinned memory and the copy to a
+    GPU than float32); the consumer normalises the batch on its device (`Normalizer.views`)."""
+    return clip.permute(1, 0, 2, 3).contiguous()
+
+
 @dataclass(frozen=True)
 class Normalizer:
     """(q - mean) / std per channel, `mean` and `std` in the units of the uint8 input q (RGB:
     DATA.MEAN / DATA.STD x 255; flow: DATA.FLOW_MEAN / DATA.FLOW_STD, bytes). The one
-    normalisation of the data layer: `clip` for a training / validation clip, `views` for a
-    chunk of test-time views on the network's device."""
+    normalisation of the data layer: `views` for a batch of clips or a chunk of test-time views
+    on the network's device, `clip` for one clip (the demo's windows)."""
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -148,7 +155,7 @@ class Normalizer:
         return out.sub_(mean).div_(std)
 
     def views(self, views: torch.Tensor | ViewSet) -> torch.Tensor:
-        """uint8 views `[N, C, T, S, S]` (a tensor or a ViewSet, cut here straight into float)
-        -> float32 network input, on the views' device."""
+        """uint8 views or clips `[N, C, T, H, W]` (a tensor, or a ViewSet cut here straight into
+        float) -> float32 network input, on their device."""
         mean, std = self._stats(views.shape[1], (1, -1, 1, 1, 1), views.device)
         return views.float().sub_(mean).div_(std)  # in place: one float tensor, not three

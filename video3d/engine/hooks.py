@@ -120,7 +120,7 @@ class ValidationHook(Hook):
             self._precise_bn(trainer, model)
         stats = validate(model, trainer.val_loader, trainer.device,
                          lambda outputs: trainer.components.training_logits(outputs, cfg), trainer.autocast,
-                         progress=ValIterLog(trainer))
+                         progress=ValIterLog(trainer), normalize=trainer.normalize)
         trainer.state.events.put_epoch(**{f"val_{key}": value for key, value in stats.items()})
         if stats:
             logger.info("%s, epoch %d: loss %.4f, top1_err %.2f, top5_err %.2f (%d clips)", VAL_LABEL,
@@ -133,7 +133,8 @@ class ValidationHook(Hook):
             return
         loader = trainer.precise_bn_loader
         trainer.components.set_loader_epoch(loader, trainer.state.epoch, 0)
-        precise_bn(model, loader, min(trainer.cfg.BN.NUM_BATCHES_PRECISE, len(loader)), trainer.device)
+        precise_bn(model, loader, min(trainer.cfg.BN.NUM_BATCHES_PRECISE, len(loader)), trainer.device,
+                   trainer.normalize)
 
 
 class CheckpointHook(Hook):

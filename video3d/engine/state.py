@@ -9,7 +9,7 @@ the `TrainLoop` protocol (so the hooks need not import the trainer, which import
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,6 +58,7 @@ class TrainLoop(Protocol):
     model: nn.Module
     optimizer: torch.optim.Optimizer
     components: Any  # TrainComponents
+    normalize: Callable[[torch.Tensor], torch.Tensor]  # a loader batch's uint8 videos -> network input
 
     @property
     def val_loader(self) -> Iterable: ...

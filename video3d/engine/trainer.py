@@ -22,6 +22,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from video3d.config.multigrid import MultigridSchedule
+from video3d.data.transforms import Normalizer
 from video3d.engine import checkpoint as ckpt
 from video3d.engine.distributed import get_device, process_info
 from video3d.engine.events import EventStore
@@ -108,6 +109,8 @@ class Trainer:
             use_sub_batch_norm(self.model, cfg.MULTIGRID.BN_BASE_SIZE)
         self.optimizer = build_optimizer(self.model, cfg)
         self.amp_dtype = autocast_dtype(cfg, self.device)
+        # Loader batches are uint8; they are normalised here, on the training device.
+        self.normalize = Normalizer.from_cfg(cfg).views
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self._train_loader = self._val_loader = self._precise_bn_loader = None
         self.hooks = default_hooks(cfg) if hooks is None else hooks
@@ -170,7 +173,7 @@ class Trainer:
         batches (and at the epoch's end). Returns {"grad_norm": norm before clipping or None,
         "meter": loss, samples, top-1 / top-5 hits summed over processes (None under mixup)}.
         Raises TrainingDivergedError on a NaN or infinite loss."""
-        videos = prepare_batch(batch["video"].to(self.device, non_blocking=True), self.cfg)
+        videos = prepare_batch(self.normalize(batch["video"].to(self.device, non_blocking=True)), self.cfg)
         labels = batch["label"].to(self.device, non_blocking=True)
         videos, targets, mixed = training_targets(videos, labels, self.cfg)
         accum, state = self.cfg.TRAIN.ACCUM_STEPS, self.state

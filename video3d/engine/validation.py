@@ -27,10 +27,13 @@ class ValidationProgress(Protocol):
 def validate(model: nn.Module, loader: Iterable[dict], device: torch.device,
              logits_of: Callable[[torch.Tensor], torch.Tensor] = lambda outputs: outputs,
              autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-             progress: ValidationProgress | None = None) -> dict:
+             progress: ValidationProgress | None = None,
+             normalize: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Loss and top-1/top-5 error of `model` over `loader`'s batches, summed over processes.
 
-    `logits_of` turns the model's outputs into [B, K] logits (the FFC head's mean of outputs);
+    `normalize` turns the loader's uint8 videos, moved to `device`, into network input (the
+    trainer's `Normalizer.views`); `logits_of` turns the model's outputs into [B, K] logits (the
+    FFC head's mean of outputs);
     `autocast` is the mixed-precision context; `progress`, if given, times the batches and sees
     each batch's hits. Each video counts once: a clip whose batch marks it `replaced` (its video
     could not be decoded and the dataset filled the slot with another video, which would count
@@ -57,6 +60,8 @@ def validate(model: nn.Module, loader: Iterable[dict], device: torch.device,
         if not keep.all():
             videos, labels = videos[keep], labels[keep]
         videos = videos.to(device, non_blocking=True)
+        if normalize is not None:
+            videos = normalize(videos)
         labels = labels.to(device)
         with autocast():
             logits = logits_of(model(videos)).float()
@@ -112,10 +117,12 @@ def update_bn_stats(model: nn.Module, batches: Iterable[torch.Tensor], num_batch
     model.train(was_training)
 
 
-def precise_bn(model: nn.Module, loader: Iterable[dict], num_batches: int, device: torch.device) -> None:
-    """`update_bn_stats` on the first `num_batches` of `loader`'s videos, then averaged over
-    processes."""
-    update_bn_stats(model, (batch["video"].to(device) for batch in loader), num_batches)
+def precise_bn(model: nn.Module, loader: Iterable[dict], num_batches: int, device: torch.device,
+               normalize: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    """`update_bn_stats` on the first `num_batches` of `loader`'s videos (uint8, turned into
+    network input by `normalize`), then averaged over processes."""
+    normalize = normalize or (lambda videos: videos)
+    update_bn_stats(model, (normalize(batch["video"].to(device)) for batch in loader), num_batches)
     if is_distributed():
         for module in _batch_norms(model):
             for buffer in (module.running_mean, module.running_var):

@@ -4,11 +4,9 @@ so a wrong crop, a bad flip or a broken normalisation shows before a day of trai
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from fvcore.common.config import CfgNode
 
 from video3d.data import build_dataset
@@ -18,14 +16,6 @@ from video3d.inference.scores import class_name
 from video3d.visualize.render import flow_to_rgb, save_gif, save_grid, upscale
 
 GRID = "clips.png"
-
-
-def denormalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """Network input float [C, T, H, W] back to uint8 units [T, H, W, C] (q = x * std + mean)."""
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1)
-    q = (video.float() * std_t + mean_t).clamp(0, 255).round().to(torch.uint8)
-    return q.permute(1, 2, 3, 0).numpy()
 
 
 def as_rgb(frames: np.ndarray) -> np.ndarray:
@@ -63,7 +53,7 @@ def _browse(cfg: CfgNode, split: str, num: int, out_dir: str, names: list[str] |
     clips, written = [], []
     for k, index in enumerate(picks):
         item = dataset[index]
-        frames = as_rgb(denormalize(item["video"], dataset.normalizer.mean, dataset.normalizer.std))
+        frames = as_rgb(item["video"].permute(1, 2, 3, 0).numpy())  # loader items are uint8 [C, T, H, W]
         clip = BrowsedClip(int(item["index"]), str(item["video_id"]), int(item["label"]), frames)
         clip.flipped = clip.label != dataset.records[clip.index].label  # a label-aware flip changed it
         clips.append(clip)
