@@ -14,6 +14,7 @@ from video3d.engine.hooks import CheckpointHook, Hook, LRScheduleHook, default_h
 from video3d.engine.optim import lr_at_epoch
 from video3d.engine.trainer import Trainer, TrainingDivergedError, seed_everything
 from video3d.engine.validation import validate
+from video3d.errors import Video3DError
 from video3d.models import load_pretrained
 from video3d.utils.logging import setup_logging
 
@@ -341,3 +342,9 @@ def test_validation_counts_each_video_once_when_the_sampler_pads_for_several_pro
     clips = [validate(_LabelFromInput(), DataLoader(Videos(), batch_size=3, sampler=ResumableSampler(
         15, False, num_replicas=2, rank=rank)), torch.device("cpu"))["clips"] for rank in (0, 1)]
     assert clips == [8, 7]
+
+
+def test_a_float_training_batch_is_refused_in_one_line(tmp_path):
+    trainer = Trainer(toy_cfg(str(tmp_path)), toy_components())
+    with pytest.raises(Video3DError, match="training batches must be uint8 clips .* got torch.float32"):
+        trainer.run_step({"video": torch.zeros(2, 3, 4, 8, 8), "label": torch.tensor([0, 1])})

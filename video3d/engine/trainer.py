@@ -173,6 +173,9 @@ class Trainer:
         batches (and at the epoch's end). Returns {"grad_norm": norm before clipping or None,
         "meter": loss, samples, top-1 / top-5 hits summed over processes (None under mixup)}.
         Raises TrainingDivergedError on a NaN or infinite loss."""
+        if batch["video"].dtype != torch.uint8:  # a custom loader of already-normalised clips
+            raise Video3DError(f"training batches must be uint8 clips (the trainer normalises them on {self.device} with "
+                               f"DATA.MEAN / DATA.STD), got {batch['video'].dtype}")
         videos = prepare_batch(self.normalize(batch["video"].to(self.device, non_blocking=True)), self.cfg)
         labels = batch["label"].to(self.device, non_blocking=True)
         videos, targets, mixed = training_targets(videos, labels, self.cfg)
