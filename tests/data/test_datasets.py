@@ -5,9 +5,9 @@ import os
 
 import pytest
 import torch
-from conftest import frame_index_of, write_frame_folder, write_video
 from test_lists import write_ssv2_labels
 
+from tests.data.conftest import frame_index_of, write_frame_folder, write_video
 from video3d.data import build_dataset
 from video3d.data.datasets import sample_generator
 from video3d.errors import DataError

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import frame_index_of, vfr_timestamps, write_vfr_video, write_video
 
+from tests.data.conftest import frame_index_of, vfr_timestamps, write_vfr_video, write_video
 from video3d.data import open_source
 from video3d.data.decoders import PyAVSource
 from video3d.errors import DecodeError

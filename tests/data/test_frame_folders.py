@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 import torch
-from conftest import frame_index_of, write_frame_folder
 
+from tests.data.conftest import frame_index_of, write_frame_folder
 from video3d.data import open_source
 from video3d.errors import DecodeError
 

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from conftest import frame_index_of, write_video
 
+from tests.data.conftest import frame_index_of, write_video
 from video3d.data import MultiViewDataset, VideoRecord, ViewCrops, build_multiview_dataset, transforms
 from video3d.data.frame_source import FrameSource
 from video3d.errors import DecodeError

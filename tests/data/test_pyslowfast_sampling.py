@@ -10,9 +10,9 @@ import math
 import av
 import pytest
 import torch
-from conftest import frame_index_of, write_video
 from test_multiview import _dataset
 
+from tests.data.conftest import frame_index_of, write_video
 from video3d.data import sampling, transforms
 
 
