@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 
 import pytest
 
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_data_scale.py")
+from tests.benchmark_script import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_data_scale", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_data_scale"] = module  # its pool pickles functions by module name
-    spec.loader.exec_module(module)
-    yield module
+    yield load_benchmark("bench_data_scale", register=True)  # its pool pickles functions by module name
     sys.modules.pop("bench_data_scale", None)
 
 
